@@ -1,0 +1,304 @@
+"""Coarse-to-fine generation: variations and retargeting of one video.
+
+At the coarsest level the queries are the coarsest input level, resized to the
+coarsest output size, plus Gaussian noise; at every finer level they are the
+previous output upscaled. Keys are the coarser input level upscaled to this
+level (as blurred as the queries), values are this input level (DESIGN.md §1).
+
+    video = ...                                   # [T, H, W, 3] in [0, 1]
+    out = vgpnn_jax.generate(jax.random.key(0), video)
+    outs = vgpnn_jax.generate_batch(jax.random.split(jax.random.key(0), 8),
+                                    video)        # [8, T, H, W, 3]
+
+`generate` is a pure function of its arguments: it can be wrapped in `jax.jit`
+(with the config static) or `jax.vmap` over keys. `generate_batch` does the
+vmap level by level, which also reports progress.
+"""
+
+import time
+from typing import Callable, NamedTuple, Sequence
+
+import jax
+import jax.numpy as jnp
+
+from vgpnn_jax import errors
+from vgpnn_jax import pnn
+from vgpnn_jax import pyramid
+from vgpnn_jax import resize as resize_lib
+
+SEARCH_MODES = ('auto', 'exact', 'patchmatch')
+
+# `search='auto'` uses the exact search on a level when one exact search costs
+# less than this many flops (about a second on a 2-core CPU), PatchMatch above.
+_AUTO_EXACT_FLOPS = 5e10
+
+
+class Config(NamedTuple):
+  """Every parameter of the method, with the reference code's defaults.
+
+  Attributes:
+    patch_size: (pt, ph, pw); None means (3, 7, 7) for videos and (1, 7, 7)
+      for single images.
+    time_factor: pyramid downscale factor per level in time.
+    space_factor: pyramid downscale factor per level in space.
+    min_frames: time stops shrinking at this many frames.
+    min_side: space stops shrinking when the shorter side reaches this.
+    max_levels: keep at most this many (finest) levels; None: all.
+    scale: output size over input size, (sT, sH, sW); (1, 1, 1) keeps the size.
+    noise_std: standard deviation of the Gaussian noise added at the coarsest
+      level, in the units of the video ([0, 1]): 2.5 is the reference code's 5
+      on [-1, 1] videos. Use 0 for retargeting without variation.
+    num_iters: J, iterations per level.
+    coarsest_iters: J at the coarsest level.
+    reduce: 'median' (video default) or 'mean' (image default) fold.
+    keys_rule: 'vgpnn' (keys become the values after one iteration) or 'gpnn'.
+    alpha: completeness term of the search (exact search only), None: off.
+    search: 'auto', 'exact' or 'patchmatch'.
+    large_output_voxels: (J-to-1 threshold, small-patch threshold): levels
+      whose output has more voxels than the first run one iteration, more than
+      the second use a (pt, 5, 5) patch; None turns the rule off.
+    chunk_size: queries per chunk of the exact search.
+  """
+  patch_size: tuple[int, int, int] | None = None
+  time_factor: float = 0.85
+  space_factor: float = 0.85
+  min_frames: int = 3
+  min_side: int = 15
+  max_levels: int | None = None
+  scale: tuple[float, float, float] = (1.0, 1.0, 1.0)
+  noise_std: float = 2.5
+  num_iters: int = 5
+  coarsest_iters: int = 1
+  reduce: str = 'median'
+  keys_rule: str = 'vgpnn'
+  alpha: float | None = None
+  search: str = 'auto'
+  large_output_voxels: tuple[int, int] | None = (3_000_000, 7_500_000)
+  chunk_size: int = 1024
+
+
+class Level(NamedTuple):
+  """The plan of one pyramid level.
+
+  Attributes:
+    input_size: (T, H, W) of the input at this level (keys and values).
+    output_size: (T, H, W) of the output at this level.
+    patch_size: (pt, ph, pw) used at this level.
+    num_iters: J at this level.
+    search: 'exact' or 'patchmatch'.
+  """
+  input_size: pyramid.Size
+  output_size: pyramid.Size
+  patch_size: tuple[int, int, int]
+  num_iters: int
+  search: str
+
+
+def make_config(config: Config | None = None, **overrides) -> Config:
+  """A `Config` from an optional base and keyword overrides (checked)."""
+  config = Config() if config is None else config
+  unknown = set(overrides) - set(Config._fields)
+  if unknown:
+    raise TypeError(f'unknown option(s) {sorted(unknown)}; known: '
+                    f'{list(Config._fields)}')
+  config = config._replace(**overrides)
+  if config.search not in SEARCH_MODES:
+    raise ValueError(f'search must be one of {SEARCH_MODES}, got '
+                     f'{config.search!r}')
+  if config.noise_std < 0:
+    raise ValueError(f'noise_std must be >= 0, got {config.noise_std}')
+  if config.num_iters < 1 or config.coarsest_iters < 1:
+    raise ValueError('num_iters and coarsest_iters must be >= 1')
+  pnn.check_options(pnn.StepOptions(
+      reduce=config.reduce, keys_rule=config.keys_rule,
+      search='exact' if config.search == 'auto' else config.search,
+      alpha=config.alpha))
+  return config._replace(scale=tuple(float(s) for s in config.scale))
+
+
+def plan_levels(size: Sequence[int], config: Config,
+                channels: int = 3) -> list[Level]:
+  """The level plan for an input of `size` (T, H, W), finest level first.
+
+  Raises:
+    InputError: when the coarsest input or output level cannot hold a patch.
+  """
+  size = tuple(int(s) for s in size)
+  patch = config.patch_size
+  if patch is None:
+    patch = (3, 7, 7) if size[0] > 1 else (1, 7, 7)
+  patch = tuple(int(p) for p in patch)
+  if size[0] < patch[0]:
+    raise errors.InputError(
+        f'the video has {size[0]} frame(s), fewer than the {patch[0]}-frame '
+        f'patch; give at least {patch[0]} frames (check --frames) or a '
+        f'patch of 1 frame')
+  if size[1] < patch[1] or size[2] < patch[2]:
+    raise errors.InputError(
+        f'the video is {size[1]}x{size[2]} pixels, smaller than the '
+        f'{patch[1]}x{patch[2]} patch; use a larger video or a smaller patch')
+  sizes = pyramid.level_sizes(
+      size, time_factor=config.time_factor, space_factor=config.space_factor,
+      min_frames=max(config.min_frames, patch[0]),
+      min_side=max(config.min_side, patch[1], patch[2]),
+      max_levels=config.max_levels)
+  out_sizes = pyramid.output_sizes(sizes, config.scale)
+  pyramid.check_fits_patch(sizes, out_sizes, patch)
+  levels = []
+  for index, (in_size, out_size) in enumerate(zip(sizes, out_sizes)):
+    level_patch, iters = patch, config.num_iters
+    if index == len(sizes) - 1:
+      iters = config.coarsest_iters
+    voxels = out_size[0] * out_size[1] * out_size[2]
+    if config.large_output_voxels is not None:
+      one_iter_above, small_patch_above = config.large_output_voxels
+      if voxels > one_iter_above:
+        iters = 1
+      if voxels > small_patch_above:
+        level_patch = (patch[0], min(patch[1], 5), min(patch[2], 5))
+    search = config.search
+    if search == 'auto':
+      cost = pnn.exact_cost(out_size, in_size, level_patch, channels)
+      search = 'exact' if cost <= _AUTO_EXACT_FLOPS else 'patchmatch'
+    levels.append(Level(in_size, out_size, level_patch, iters, search))
+  return levels
+
+
+def _check_video(video: jax.Array) -> jax.Array:
+  video = jnp.asarray(video)
+  if video.ndim != 4:
+    raise errors.InputError(
+        f'expected a video of shape [frames, height, width, channels], got '
+        f'shape {video.shape}; add a frame axis for a single image')
+  if not jnp.issubdtype(video.dtype, jnp.floating):
+    raise errors.InputError(
+        f'expected a float video in [0, 1], got dtype {video.dtype}; divide '
+        f'uint8 frames by 255')
+  return video.astype(jnp.float32)
+
+
+ProgressFn = Callable[[int, int, Level, jax.Array], None]
+
+
+def _run(keys: jax.Array, video: jax.Array, config: Config, batched: bool,
+         progress: ProgressFn | None) -> jax.Array:
+  levels = plan_levels(video.shape[:3], config, video.shape[3])
+  inputs = pyramid.build_pyramid(video, [level.input_size for level in levels])
+  noise_key, level_keys = _split_two(keys, batched)
+  coarsest = levels[-1]
+  start = resize_lib.resize(inputs[-1], coarsest.output_size)
+  noise_shape = coarsest.output_size + (video.shape[3],)
+  if batched:
+    noise = jax.vmap(lambda k: jax.random.normal(k, noise_shape))(noise_key)
+  else:
+    noise = jax.random.normal(noise_key, noise_shape)
+  output = start + config.noise_std * noise
+  field = None
+  for index in reversed(range(len(levels))):
+    level = levels[index]
+    if index == len(levels) - 1:
+      keys_video = inputs[index]
+    else:
+      output = _resize_queries(output, level.output_size, batched)
+      keys_video = resize_lib.resize(inputs[index + 1], level.input_size)
+      field = None  # a finer level's grid differs; PatchMatch starts afresh
+    step = pnn.compiled_step(
+        pnn.StepOptions(patch_size=level.patch_size, num_iters=level.num_iters,
+                        reduce=config.reduce, keys_rule=config.keys_rule,
+                        search=level.search, alpha=config.alpha,
+                        chunk_size=config.chunk_size), batched)
+    level_key = _fold_in(level_keys, index, batched)
+    output, field = step(level_key, output, keys_video, inputs[index], field)
+    if progress is not None:
+      progress(len(levels) - 1 - index, len(levels), level, output)
+  return output
+
+
+def _split_two(keys: jax.Array, batched: bool) -> tuple[jax.Array, jax.Array]:
+  if batched:
+    pairs = jax.vmap(lambda k: jax.random.split(k, 2))(keys)
+    return pairs[:, 0], pairs[:, 1]
+  pair = jax.random.split(keys, 2)
+  return pair[0], pair[1]
+
+
+def _fold_in(keys: jax.Array, index: int, batched: bool) -> jax.Array:
+  if batched:
+    return jax.vmap(lambda k: jax.random.fold_in(k, index))(keys)
+  return jax.random.fold_in(keys, index)
+
+
+def _resize_queries(output: jax.Array, size: pyramid.Size,
+                    batched: bool) -> jax.Array:
+  if batched:
+    return resize_lib.resize(output, (output.shape[0],) + tuple(size))
+  return resize_lib.resize(output, size)
+
+
+def generate(key: jax.Array,
+             video: jax.typing.ArrayLike,
+             config: Config | None = None,
+             *,
+             progress: ProgressFn | None = None,
+             **overrides) -> jax.Array:
+  """Generates one new video from one input video.
+
+  Args:
+    key: PRNG key (`jax.random.key(seed)`); the same key, input and backend
+      give the same output.
+    video: [T, H, W, C] float video in [0, 1] (T = 1 for an image).
+    config: a `Config`; fields can also be given as keyword overrides, e.g.
+      `generate(key, video, noise_std=1.0, scale=(1, 1, 0.6))`.
+    progress: optional `fn(done, num_levels, level, output)` called after each
+      level (with concrete arrays only: leave it None under jit or vmap).
+    **overrides: `Config` fields.
+
+  Returns:
+    [T', H', W', C] float32 video, (T', H', W') = input size times `scale`.
+
+  Raises:
+    InputError: when the video is too small for the patch or the scale.
+  """
+  config = make_config(config, **overrides)
+  return _run(key, _check_video(video), config, False, progress)
+
+
+def generate_batch(keys: jax.Array,
+                   video: jax.typing.ArrayLike,
+                   config: Config | None = None,
+                   *,
+                   progress: ProgressFn | None = None,
+                   **overrides) -> jax.Array:
+  """Generates one video per key, level by level with `jax.vmap`.
+
+  Equal to stacking `generate(k, video, ...)` for every key `k`, with one
+  compiled program per level for the whole batch.
+
+  Args:
+    keys: [N] PRNG keys (e.g. `jax.random.split(key, N)`).
+    video: [T, H, W, C] float video in [0, 1].
+    config: a `Config`; or keyword overrides as in `generate`.
+    progress: as in `generate`; `output` is the batch [N, T', H', W', C].
+    **overrides: `Config` fields.
+
+  Returns:
+    [N, T', H', W', C] float32 videos.
+  """
+  config = make_config(config, **overrides)
+  return _run(keys, _check_video(video), config, True, progress)
+
+
+class Timer:
+  """Progress printer: `level i of n, size, time so far` after each level."""
+
+  def __init__(self, print_fn=print):
+    self._start = time.perf_counter()
+    self._print = print_fn
+
+  def __call__(self, done: int, num_levels: int, level: Level,
+               output: jax.Array) -> None:
+    jax.block_until_ready(output)
+    t, h, w = level.output_size
+    self._print(f'  level {done + 1:2d} of {num_levels}: {t}x{h}x{w} '
+                f'({level.search}, {level.num_iters} iter) '
+                f'{time.perf_counter() - self._start:7.1f} s')

@@ -1,0 +1,119 @@
+"""Exact nearest-neighbour search between sets of patch vectors.
+
+Distances are sums of squared differences, computed as |q|^2 - 2 q.k + |k|^2 in
+float32 with `precision=HIGHEST` (GPUs and TPUs otherwise multiply float32 in
+lower precision). Queries are processed in chunks with `lax.map`, so memory is
+bounded by `chunk_size x num_keys`, never the full query x key matrix.
+
+The optional completeness term of GPNN divides every distance by
+`alpha + min_q D(q, k)`: keys that no query is close to yet become cheaper, so
+the output keeps more of the input's content.
+"""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+
+_HIGHEST = jax.lax.Precision.HIGHEST
+
+
+def _first_argmin(scores: jax.Array) -> tuple[jax.Array, jax.Array]:
+  """Minimum of the last axis and the first index where it is reached.
+
+  `jnp.argmin` over a long axis is much slower than `jnp.min` on XLA:CPU, so
+  take the minimum, then the smallest index holding it.
+  """
+  best = jnp.min(scores, axis=-1)
+  positions = jnp.arange(scores.shape[-1], dtype=jnp.int32)
+  index = jnp.min(jnp.where(scores == best[..., None], positions,
+                            scores.shape[-1]), axis=-1)
+  return index.astype(jnp.int32), best
+
+
+def _sq_distances(queries: jax.Array, keys: jax.Array,
+                  keys_sq: jax.Array) -> jax.Array:
+  """[Q, D] x [K, D] -> [Q, K] squared distances (clipped at zero)."""
+  cross = jnp.matmul(queries, keys.T, precision=_HIGHEST)
+  queries_sq = jnp.sum(queries * queries, axis=-1, keepdims=True)
+  return jnp.maximum(queries_sq - 2 * cross + keys_sq[None, :], 0)
+
+
+def _chunked(fn, xs: jax.Array, chunk_size: int):
+  """`fn` on row chunks of `xs` (padding the ragged last one), concatenated."""
+  count = xs.shape[0]
+  chunk_size = max(1, min(chunk_size, count))
+  num_chunks = -(-count // chunk_size)
+  padded = jnp.pad(xs, ((0, num_chunks * chunk_size - count), (0, 0)))
+  out = jax.lax.map(fn, padded.reshape(num_chunks, chunk_size, -1))
+  return jax.tree.map(lambda o: o.reshape((-1,) + o.shape[2:])[:count], out)
+
+
+def min_distance_to(points: jax.Array, others: jax.Array, *,
+                    chunk_size: int = 1024) -> jax.Array:
+  """For every point, the squared distance to its nearest point in `others`.
+
+  Args:
+    points: [N, D] float vectors.
+    others: [M, D] float vectors.
+    chunk_size: points compared at once.
+
+  Returns:
+    [N] float32 minimum squared distances.
+  """
+  others = others.astype(jnp.float32)
+  others_sq = jnp.sum(others * others, axis=-1)
+  return _chunked(
+      lambda chunk: jnp.min(_sq_distances(chunk, others, others_sq), axis=-1),
+      points.astype(jnp.float32), chunk_size)
+
+
+@functools.partial(jax.jit, static_argnames=('chunk_size',))
+def _exact_nearest(queries, keys, alpha, chunk_size):
+  queries = queries.astype(jnp.float32)
+  keys = keys.astype(jnp.float32)
+  keys_sq = jnp.sum(keys * keys, axis=-1)
+  if alpha is None:
+    normaliser = None
+  else:
+    normaliser = alpha + min_distance_to(keys, queries, chunk_size=chunk_size)
+
+  def search(chunk):
+    distances = _sq_distances(chunk, keys, keys_sq)
+    if normaliser is None:
+      return _first_argmin(distances)
+    index, _ = _first_argmin(distances / normaliser[None, :])
+    return index, jnp.take_along_axis(distances, index[:, None], axis=1)[:, 0]
+
+  return _chunked(search, queries, chunk_size)
+
+
+def exact_nearest(
+    queries: jax.typing.ArrayLike,
+    keys: jax.typing.ArrayLike,
+    *,
+    alpha: float | None = None,
+    chunk_size: int = 1024,
+) -> tuple[jax.Array, jax.Array]:
+  """Exact nearest key of every query (sum of squared differences).
+
+  Args:
+    queries: [Nq, D] float vectors.
+    keys: [Nk, D] float vectors.
+    alpha: if given, the GPNN completeness term: the key minimising
+      `D(q, k) / (alpha + min_q' D(q', k))` is chosen instead.
+    chunk_size: queries compared at once; memory is about
+      `chunk_size * Nk * 4` bytes.
+
+  Returns:
+    indices: [Nq] int32, the chosen key of every query (the first one on ties).
+    sq_distances: [Nq] float32, the squared distance to that key.
+  """
+  queries = jnp.asarray(queries)
+  keys = jnp.asarray(keys)
+  if queries.ndim != 2 or keys.ndim != 2 or queries.shape[1] != keys.shape[1]:
+    raise ValueError(f'expected [Nq, D] queries and [Nk, D] keys, got '
+                     f'{queries.shape} and {keys.shape}')
+  if alpha is not None and alpha <= 0:
+    raise ValueError(f'alpha must be positive or None, got {alpha}')
+  return _exact_nearest(queries, keys, alpha, int(chunk_size))
