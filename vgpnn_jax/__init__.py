@@ -2,12 +2,12 @@
 nearest neighbours (VGPNN / GPNN), in pure JAX."""
 
 from vgpnn_jax.errors import InputError
-from vgpnn_jax.generate import Config
-from vgpnn_jax.generate import generate
-from vgpnn_jax.generate import generate_batch
-from vgpnn_jax.generate import Level
-from vgpnn_jax.generate import make_config
-from vgpnn_jax.generate import plan_levels
+from vgpnn_jax.generation import Config
+from vgpnn_jax.generation import generate
+from vgpnn_jax.generation import generate_batch
+from vgpnn_jax.generation import Level
+from vgpnn_jax.generation import make_config
+from vgpnn_jax.generation import plan_levels
 from vgpnn_jax.nn import exact_nearest
 from vgpnn_jax.patches import fold
 from vgpnn_jax.patches import fold_field
@@ -16,7 +16,7 @@ from vgpnn_jax.pnn import level_step
 from vgpnn_jax.pyramid import build_pyramid
 from vgpnn_jax.pyramid import level_sizes
 from vgpnn_jax.pyramid import output_sizes
-from vgpnn_jax.resize import resize
+from vgpnn_jax.resampling import resize
 
 __version__ = '0.1.0'
 

@@ -15,7 +15,7 @@ from typing import Sequence
 import jax
 
 from vgpnn_jax import errors
-from vgpnn_jax import resize as resize_lib
+from vgpnn_jax import resampling as resize_lib
 
 Size = tuple[int, int, int]  # (frames, height, width)
 

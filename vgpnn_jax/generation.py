@@ -24,7 +24,7 @@ import jax.numpy as jnp
 from vgpnn_jax import errors
 from vgpnn_jax import pnn
 from vgpnn_jax import pyramid
-from vgpnn_jax import resize as resize_lib
+from vgpnn_jax import resampling as resize_lib
 
 SEARCH_MODES = ('auto', 'exact', 'patchmatch')
 
@@ -190,6 +190,7 @@ def _run(keys: jax.Array, video: jax.Array, config: Config, batched: bool,
   noise_shape = coarsest.output_size + (video.shape[3],)
   if batched:
     noise = jax.vmap(lambda k: jax.random.normal(k, noise_shape))(noise_key)
+    start = start[None]
   else:
     noise = jax.random.normal(noise_key, noise_shape)
   output = start + config.noise_std * noise

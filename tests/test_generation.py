@@ -1,0 +1,116 @@
+"""Tests of the coarse-to-fine driver: shapes, determinism, vmap, jit, errors."""
+
+from absl.testing import absltest
+import jax
+import numpy as np
+
+import vgpnn_jax
+from vgpnn_jax import errors
+from vgpnn_jax import generation
+
+# Small and fast: 3 levels, exact search, 3x5x5 patches.
+_CONFIG = vgpnn_jax.make_config(patch_size=(3, 5, 5), min_side=10,
+                                max_levels=3, num_iters=2, search='exact',
+                                noise_std=0.5)
+
+
+def _video(seed=0):
+  rng = np.random.default_rng(seed)
+  t = np.linspace(0, 1, 5)[:, None, None, None]
+  y = np.linspace(0, 1, 16)[None, :, None, None]
+  x = np.linspace(0, 1, 20)[None, None, :, None]
+  c = np.array([0.2, 0.5, 0.8])
+  video = 0.5 + 0.3 * np.sin(6 * x + 4 * y + 3 * t + 5 * c)
+  video = video + 0.05 * rng.normal(size=video.shape)
+  return np.clip(video, 0, 1).astype(np.float32)
+
+
+class GenerateTest(absltest.TestCase):
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    cls.video = _video()
+    cls.keys = jax.random.split(jax.random.key(42), 3)
+    cls.batch = vgpnn_jax.generate_batch(cls.keys, cls.video, _CONFIG)
+
+  def test_shape_and_range(self):
+    self.assertEqual(self.batch.shape, (3,) + self.video.shape)
+    self.assertTrue(np.all(np.isfinite(self.batch)))
+    # Every output value is a median of input values.
+    self.assertGreaterEqual(float(self.batch.min()), float(self.video.min()))
+    self.assertLessEqual(float(self.batch.max()), float(self.video.max()))
+
+  def test_batch_equals_one_by_one(self):
+    for key, batched in zip(self.keys, self.batch):
+      single = vgpnn_jax.generate(key, self.video, _CONFIG)
+      np.testing.assert_allclose(single, batched, atol=1e-6)
+
+  def test_vmap_and_jit_of_generate_equal_the_batch(self):
+    fn = jax.jit(jax.vmap(lambda k: vgpnn_jax.generate(k, self.video,
+                                                       _CONFIG)))
+    np.testing.assert_allclose(fn(self.keys), self.batch, atol=1e-6)
+
+  def test_same_key_same_output_different_keys_differ(self):
+    again = vgpnn_jax.generate_batch(self.keys, self.video, _CONFIG)
+    np.testing.assert_array_equal(again, self.batch)
+    self.assertGreater(float(np.abs(self.batch[0] - self.batch[1]).mean()),
+                       1e-3)
+
+  def test_no_noise_reconstructs_the_input(self):
+    out = vgpnn_jax.generate(jax.random.key(0), self.video, _CONFIG,
+                             noise_std=0.0)
+    np.testing.assert_allclose(out, self.video, atol=1e-5)
+
+  def test_retargeting_scale(self):
+    out = vgpnn_jax.generate(jax.random.key(0), self.video, _CONFIG,
+                             scale=(1.0, 1.0, 1.5), noise_std=0.0)
+    self.assertEqual(out.shape, (5, 16, 30, 3))
+
+  def test_progress_is_called_per_level(self):
+    calls = []
+    vgpnn_jax.generate(jax.random.key(1), self.video, _CONFIG,
+                       progress=lambda *args: calls.append(args[:2]))
+    self.assertEqual(calls, [(0, 3), (1, 3), (2, 3)])
+
+
+class PlanTest(absltest.TestCase):
+
+  def test_reference_defaults(self):
+    levels = vgpnn_jax.plan_levels((13, 144, 256), vgpnn_jax.make_config())
+    self.assertLen(levels, 15)
+    self.assertEqual(levels[0].patch_size, (3, 7, 7))
+    self.assertEqual([l.num_iters for l in levels], [5] * 14 + [1])
+    self.assertEqual(levels[-1].search, 'exact')  # cheap at the coarsest
+    self.assertEqual(levels[0].search, 'patchmatch')
+
+  def test_large_output_rules(self):
+    levels = vgpnn_jax.plan_levels((13, 720, 1280), vgpnn_jax.make_config())
+    self.assertEqual(levels[0].num_iters, 1)  # 12 M voxels > 3 M
+    self.assertEqual(levels[0].patch_size, (3, 5, 5))  # > 7.5 M
+    small = [l for l in levels if np.prod(l.output_size) <= 3e6]
+    self.assertTrue(all(l.num_iters == 5 for l in small[:-1]))
+
+  def test_images_get_2d_patches(self):
+    levels = vgpnn_jax.plan_levels((1, 60, 80), vgpnn_jax.make_config())
+    self.assertEqual(levels[0].patch_size, (1, 7, 7))
+
+  def test_bad_inputs(self):
+    config = vgpnn_jax.make_config()
+    with self.assertRaisesRegex(errors.InputError, 'fewer than the 3-frame'):
+      vgpnn_jax.plan_levels((2, 144, 256), config)
+    with self.assertRaisesRegex(errors.InputError, 'smaller than the'):
+      vgpnn_jax.plan_levels((13, 6, 256), config)
+    with self.assertRaisesRegex(errors.InputError, 'cannot hold one'):
+      vgpnn_jax.plan_levels((13, 144, 256), config._replace(
+          scale=(1.0, 0.3, 1.0)))
+    with self.assertRaisesRegex(errors.InputError, 'shape'):
+      vgpnn_jax.generate(jax.random.key(0), np.zeros((8, 8, 3), np.float32))
+    with self.assertRaisesRegex(TypeError, 'unknown option'):
+      vgpnn_jax.make_config(noise=1.0)
+    with self.assertRaisesRegex(ValueError, 'search'):
+      vgpnn_jax.make_config(search='faiss')
+
+
+if __name__ == '__main__':
+  absltest.main()

@@ -1,0 +1,90 @@
+"""Tests of one level step against a NumPy reference."""
+
+from absl.testing import absltest
+from absl.testing import parameterized
+import jax
+import numpy as np
+
+from tests import reference
+from vgpnn_jax import pnn
+
+
+def _reference_step(queries, keys, values, patch_size, num_iters, reduce,
+                    keys_rule):
+  output = queries
+  for iteration in range(num_iters):
+    if iteration > 0 and keys_rule == 'vgpnn':
+      keys = values
+    q = reference.unfold(output, patch_size)
+    k = reference.unfold(keys, patch_size).reshape(-1, q.shape[-1])
+    index, _ = reference.nearest(q.reshape(-1, q.shape[-1]), k)
+    v = reference.unfold(values, patch_size).reshape(-1, q.shape[-1])
+    output = reference.fold(v[index].reshape(q.shape), patch_size, reduce)
+  return output
+
+
+def _smooth(shape, seed):
+  # Smooth random videos have few exact distance ties.
+  rng = np.random.default_rng(seed)
+  x = rng.uniform(size=shape)
+  x = (x + np.roll(x, 1, axis=1) + np.roll(x, 1, axis=2)) / 3
+  return x.astype(np.float32)
+
+
+class LevelStepTest(parameterized.TestCase):
+
+  @parameterized.product(keys_rule=('vgpnn', 'gpnn'),
+                         reduce=('median', 'mean'))
+  def test_matches_numpy(self, keys_rule, reduce):
+    queries = _smooth((4, 9, 11, 3), 0)
+    keys = _smooth((5, 10, 9, 3), 1)
+    values = _smooth((5, 10, 9, 3), 2)
+    got, field = pnn.level_step(jax.random.key(0), queries, keys, values,
+                                patch_size=(3, 3, 3), num_iters=2,
+                                reduce=reduce, keys_rule=keys_rule)
+    want = _reference_step(queries, keys, values, (3, 3, 3), 2, reduce,
+                           keys_rule)
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    self.assertEqual(field.shape, (2, 7, 9, 3))
+
+  def test_rules_differ_after_first_iteration(self):
+    args = (_smooth((4, 9, 11, 3), 3), _smooth((4, 9, 11, 3), 4),
+            _smooth((4, 9, 11, 3), 5))
+    outs = [pnn.level_step(jax.random.key(0), *args, patch_size=(3, 3, 3),
+                           num_iters=2, keys_rule=rule)[0]
+            for rule in ('vgpnn', 'gpnn')]
+    self.assertGreater(float(np.abs(outs[0] - outs[1]).max()), 1e-3)
+
+  def test_compiles_once_per_shape(self):
+    options = pnn.StepOptions(patch_size=(3, 3, 3), num_iters=2,
+                              chunk_size=77)
+    step = pnn.compiled_step(options)
+    video = _smooth((4, 8, 8, 3), 6)
+    for seed in range(3):
+      step(jax.random.key(seed), video + seed, video, video, None)
+    self.assertEqual(step._cache_size(), 1)
+    step(jax.random.key(0), _smooth((4, 9, 8, 3), 7), video, video, None)
+    self.assertEqual(step._cache_size(), 2)
+
+  def test_identity_when_queries_equal_keys(self):
+    video = _smooth((4, 9, 10, 3), 8)
+    out, field = pnn.level_step(jax.random.key(0), video, video, video,
+                                patch_size=(3, 5, 5), num_iters=1)
+    np.testing.assert_allclose(out, video, atol=1e-6)
+    grid = np.stack(np.meshgrid(*[np.arange(n) for n in field.shape[:3]],
+                                indexing='ij'), axis=-1)
+    np.testing.assert_array_equal(field, grid)
+
+  def test_rejects_bad_options(self):
+    video = _smooth((4, 8, 8, 3), 9)
+    with self.assertRaisesRegex(ValueError, 'keys_rule'):
+      pnn.level_step(jax.random.key(0), video, video, video, keys_rule='x')
+    with self.assertRaisesRegex(ValueError, 'alpha'):
+      pnn.level_step(jax.random.key(0), video, video, video,
+                     search='patchmatch', alpha=1.0)
+    with self.assertRaisesRegex(ValueError, 'same shape'):
+      pnn.level_step(jax.random.key(0), video, video, video[:3])
+
+
+if __name__ == '__main__':
+  absltest.main()
