@@ -323,7 +323,9 @@ def read_video(
   Returns:
     video: [T, H, W, 3] float32 in [0, 1]; the frame range is applied before
       the resize.
-    fps: the frame rate in frames per second.
+    fps: the frame rate of the frames returned, in frames per second: the
+      file's rate divided by `abs(step)`, so that a video written at this
+      rate plays at the original speed.
 
   Raises:
     errors.InputError: the path is missing, unreadable, corrupt or of an
@@ -390,7 +392,7 @@ def read_video(
         f' selects none of its {total} frames; choose start and stop within'
         f' 0..{total}'
     )
-  return assembler.result(), float(fps)
+  return assembler.result(), float(fps) / abs(step)
 
 
 # ----------------------------------------------------------------------------

@@ -135,7 +135,7 @@ def check_fits_patch(sizes: Sequence[Size], out_sizes: Sequence[Size],
           f'whose {name} ({coarsest_out[axis]}) cannot hold one '
           f'{patch_size[0]}x{patch_size[1]}x{patch_size[2]} patch; use a larger '
           f'scale in {name}, a smaller patch, or fewer pyramid levels '
-          f'(larger min sizes)')
+          f'(max_levels, --levels on the command line)')
 
 
 def build_pyramid(video: jax.Array, sizes: Sequence[Size]) -> list[jax.Array]:

@@ -1,0 +1,104 @@
+"""Tests of the command line, run in-process on tiny videos."""
+
+import hashlib
+import pathlib
+
+import numpy as np
+import pytest
+
+from vgpnn_jax import cli
+from vgpnn_jax import io
+
+_FAST = ['--search', 'exact', '--patch', '3,5,5', '--levels', '2', '--iters',
+         '1', '--quiet']
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path, monkeypatch):
+  monkeypatch.setenv('VGPNN_JAX_CACHE', str(tmp_path / 'cache'))
+
+
+@pytest.fixture(name='video_path')
+def _video_path(tmp_path):
+  t = np.linspace(0, 1, 6)[:, None, None, None]
+  y = np.linspace(0, 1, 18)[None, :, None, None]
+  x = np.linspace(0, 1, 24)[None, None, :, None]
+  video = 0.5 + 0.4 * np.sin(8 * x + 5 * y + 2 * t + np.array([0, 1, 2]))
+  path = tmp_path / 'input.mp4'
+  io.write_video(path, video.astype(np.float32), fps=10)
+  return path
+
+
+def _digest(path: pathlib.Path) -> str:
+  return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_generate_writes_variations_and_grid(tmp_path, video_path, capsys):
+  before = _digest(video_path)
+  out = tmp_path / 'out'
+  status = cli.main(['generate', str(video_path), '--out', str(out), '--num',
+                     '2', '--seed', '3'] + _FAST)
+  assert status == 0
+  names = sorted(p.name for p in out.iterdir())
+  assert names == ['grid.mp4', 'variation_000.mp4', 'variation_001.mp4']
+  first, fps = io.read_video(out / 'variation_000.mp4')
+  assert first.shape == (6, 18, 24, 3) and fps == 10
+  grid, _ = io.read_video(out / 'grid.mp4')
+  assert grid.shape[2] > 3 * 24
+  assert 'wrote 2 variation(s)' in capsys.readouterr().out
+  assert _digest(video_path) == before  # the input is never modified
+
+
+def test_same_seed_same_output_and_gif(tmp_path, video_path):
+  for name in ('a', 'b'):
+    assert cli.main(['generate', str(video_path), '--out',
+                     str(tmp_path / name), '--num', '1', '--format', 'gif',
+                     '--noise', '0.3', '--frames', '0:5'] + _FAST) == 0
+  a, _ = io.read_video(tmp_path / 'a' / 'variation_000.gif')
+  b, _ = io.read_video(tmp_path / 'b' / 'variation_000.gif')
+  assert a.shape == (5, 18, 24, 3)
+  np.testing.assert_array_equal(a, b)
+
+
+def test_scale_retargets(tmp_path, video_path):
+  assert cli.main(['generate', str(video_path), '--out', str(tmp_path),
+                   '--num', '1', '--scale', '1,1,1.5', '--noise', '0'] +
+                  _FAST) == 0
+  out, _ = io.read_video(tmp_path / 'variation_000.mp4')
+  assert out.shape == (6, 18, 36, 3)
+
+
+@pytest.mark.parametrize('args, message', [
+    (['generate', '{missing}'], 'file not found'),
+    (['generate', '{video}', '--frames', '0:2'], 'fewer than the 3-frame'),
+    (['generate', '{video}', '--scale', '1,0.2,1'], 'cannot hold one'),
+    (['generate', '{video}', '--patch', '3,25,25'], 'smaller than the'),
+    (['generate', '{video}', '--out', '{file}/sub'], 'cannot write'),
+    (['generate', '{video}', '--num', '0'], '--num'),
+    (['generate', '{corrupt}'], 'corrupt.mp4'),
+])
+def test_bad_input_exits_2_with_one_message(tmp_path, video_path, capsys,
+                                            args, message):
+  (tmp_path / 'afile').write_text('x')
+  (tmp_path / 'corrupt.mp4').write_text('not a video')
+  names = {'missing': tmp_path / 'nope.mp4', 'video': video_path,
+           'file': tmp_path / 'afile', 'corrupt': tmp_path / 'corrupt.mp4'}
+  args = [a.format(**names) for a in args]
+  if '--out' not in args:
+    args += ['--out', str(tmp_path / 'out')]
+  assert cli.main(args + _FAST) == cli.EXIT_BAD_INPUT
+  err = capsys.readouterr().err
+  assert message in err and err.startswith('error: ') and 'Traceback' not in err
+  assert err.count('\n') == 1
+  out = tmp_path / 'out'
+  assert not out.exists() or not any(out.iterdir())  # nothing half-written
+
+
+def test_help_explains_every_option(capsys):
+  with pytest.raises(SystemExit):
+    cli.main(['generate', '--help'])
+  text = capsys.readouterr().out
+  for option in ('--out', '--num', '--seed', '--max-size', '--frames',
+                 '--noise', '--scale', '--patch', '--iters', '--search',
+                 '--levels', '--reduce', '--format'):
+    assert option in text

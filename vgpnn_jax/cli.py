@@ -1,0 +1,240 @@
+"""Command line: `python -m vgpnn_jax [generate|evaluate] ...`.
+
+With no arguments it runs the main job: a few variations of the bundled sample
+video, written under `outputs/` with a side-by-side grid.
+
+Bad input (a missing or corrupt file, a video too small for the patch, a scale
+that leaves no room for a patch, an unwritable folder) prints one line naming
+the problem and the fix, and exits with status 2.
+"""
+
+import argparse
+import os
+import pathlib
+import sys
+import time
+from typing import Sequence
+
+SAMPLE_VIDEO = pathlib.Path(__file__).parent / 'data' / 'bunny.mp4'
+DEFAULT_OUT = pathlib.Path('outputs')
+EXIT_BAD_INPUT = 2
+
+
+def _floats(text: str, count: int, name: str) -> tuple[float, ...]:
+  try:
+    values = tuple(float(v) for v in text.split(','))
+  except ValueError:
+    values = ()
+  if len(values) != count:
+    raise argparse.ArgumentTypeError(
+        f'{name} takes {count} comma-separated numbers, got {text!r}')
+  return values
+
+
+def _ints(text: str, count: int, name: str) -> tuple[int, ...]:
+  values = _floats(text, count, name)
+  if any(v != int(v) or v < 1 for v in values):
+    raise argparse.ArgumentTypeError(
+        f'{name} takes {count} comma-separated positive integers, got '
+        f'{text!r}')
+  return tuple(int(v) for v in values)
+
+
+def _frame_range(text: str) -> tuple[int | None, int | None, int]:
+  parts = text.split(':')
+  try:
+    if len(parts) not in (2, 3):
+      raise ValueError
+    numbers = [int(p) if p.strip() else None for p in parts]
+  except ValueError as e:
+    raise argparse.ArgumentTypeError(
+        f'--frames takes START:STOP or START:STOP:STEP (e.g. 0:13 or 0:40:2), '
+        f'got {text!r}') from e
+  step = numbers[2] if len(numbers) == 3 and numbers[2] is not None else 1
+  return numbers[0], numbers[1], step
+
+
+def _add_input_options(parser: argparse.ArgumentParser) -> None:
+  parser.add_argument(
+      '--max-size', type=int, default=None, metavar='PX',
+      help='resize the input so that its height is at most PX pixels (the '
+      'reference code reads at 144); default: full size')
+  parser.add_argument(
+      '--frames', type=_frame_range, default=(None, None, 1),
+      metavar='START:STOP[:STEP]',
+      help='frame range of the input, as a Python slice (e.g. 0:13 or 0:60:2)')
+
+
+def _build_parser() -> argparse.ArgumentParser:
+  parser = argparse.ArgumentParser(
+      prog='python -m vgpnn_jax',
+      description='New videos from a single video by generative patch nearest '
+      'neighbours (VGPNN). With no arguments: a few variations of the bundled '
+      f'sample, written to {DEFAULT_OUT}/.')
+  commands = parser.add_subparsers(dest='command', metavar='COMMAND')
+
+  gen = commands.add_parser(
+      'generate', help='variations or retargeting of one video',
+      description='Generate variations (new arrangements with the same look '
+      'and motion) of a video, a frame folder or an image; with --scale, '
+      'retarget it to another size or length. Writes DIR/variation_000.mp4, '
+      '... and DIR/grid.mp4 (the input beside the outputs).')
+  gen.add_argument(
+      'input', nargs='?', default=str(SAMPLE_VIDEO),
+      help='video file (.mp4 .avi .mkv .mov .webm .mj2 .gif), folder of '
+      'numbered frames, or image; default: the bundled sample')
+  gen.add_argument('--out', default=str(DEFAULT_OUT), metavar='DIR',
+                   help='output folder (created if needed); default: '
+                   '%(default)s')
+  gen.add_argument('--num', type=int, default=4, metavar='N',
+                   help='number of variations (default: %(default)s)')
+  gen.add_argument('--seed', type=int, default=0, metavar='S',
+                   help='random seed; the same seed, input and options give '
+                   'the same videos (default: %(default)s)')
+  _add_input_options(gen)
+  gen.add_argument(
+      '--noise', type=float, default=None, metavar='SIGMA',
+      help='standard deviation of the noise at the coarsest level, for videos '
+      'in [0, 1] (default: 2.5, the reference code\'s 5 on [-1, 1]); more '
+      'noise gives more diverse layouts, 0 none (retargeting)')
+  gen.add_argument(
+      '--scale', type=lambda t: _floats(t, 3, '--scale'), default=None,
+      metavar='sT,sH,sW',
+      help='output size over input size in time, height and width, e.g. '
+      '1,1,0.6 for a narrower video or 0.5,1,1 for a shorter one '
+      '(default: 1,1,1)')
+  gen.add_argument(
+      '--patch', type=lambda t: _ints(t, 3, '--patch'), default=None,
+      metavar='pT,pH,pW',
+      help='patch size in frames, rows and columns (default: 3,7,7 for '
+      'videos, 1,7,7 for images)')
+  gen.add_argument('--iters', type=int, default=None, metavar='J',
+                   help='iterations per pyramid level (default: 5; the '
+                   'coarsest level runs 1)')
+  gen.add_argument(
+      '--search', choices=('auto', 'exact', 'patchmatch'), default='auto',
+      help='nearest-neighbour search: exact (slow beyond small videos), '
+      'patchmatch (approximate, linear cost) or auto (exact where cheap); '
+      'default: %(default)s')
+  gen.add_argument('--levels', type=int, default=None, metavar='L',
+                   help='keep at most L pyramid levels (the finest ones); '
+                   'fewer levels keep the layout closer to the input '
+                   '(default: all, down to 3 frames / 15 px)')
+  gen.add_argument('--reduce', choices=('median', 'mean'), default=None,
+                   help='how overlapping patches are combined (default: '
+                   'median)')
+  gen.add_argument('--format', choices=('mp4', 'gif'), default='mp4',
+                   help='output file format (default: %(default)s)')
+  gen.add_argument('--quiet', action='store_true',
+                   help='print only the summary')
+
+  ev = commands.add_parser(
+      'evaluate', help='quality numbers of outputs against their input',
+      description='Print diversity, coherence, completeness and patch SWD '
+      'of generated videos against their input (DESIGN.md §3).')
+  ev.add_argument('input', help='the input video the outputs came from')
+  ev.add_argument('outputs', nargs='+', help='generated videos')
+  _add_input_options(ev)
+  ev.add_argument('--json', action='store_true',
+                  help='print JSON instead of a table')
+  ev.add_argument('--max-patches', type=int, default=20000, metavar='N',
+                  help='query patches sampled per video for coherence and '
+                  'completeness (default: %(default)s; 0: all)')
+  ev.add_argument('--seed', type=int, default=0, metavar='S',
+                  help='seed of the patch sampling (default: %(default)s)')
+  return parser
+
+
+def _enable_compilation_cache() -> None:
+  """Keeps compiled level programs across runs (compiling costs more than
+  running at small sizes)."""
+  import jax  # pylint: disable=g-import-not-at-top
+  cache = os.environ.get('VGPNN_JAX_CACHE',
+                         str(pathlib.Path.home() / '.cache' / 'vgpnn_jax'))
+  try:
+    pathlib.Path(cache).mkdir(parents=True, exist_ok=True)
+  except OSError:
+    return  # no cache is slower, not wrong
+  jax.config.update('jax_compilation_cache_dir', cache)
+  jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.2)
+
+
+def _run_generate(args: argparse.Namespace) -> None:
+  import jax  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from vgpnn_jax import errors  # pylint: disable=g-import-not-at-top
+  from vgpnn_jax import generation  # pylint: disable=g-import-not-at-top
+  from vgpnn_jax import io  # pylint: disable=g-import-not-at-top
+
+  say = (lambda *a: None) if args.quiet else print
+  if args.num < 1:
+    raise errors.InputError(f'--num must be at least 1, got {args.num}')
+  out_dir = io.ensure_writable_dir(args.out)
+  overrides = {'search': args.search}
+  for name, value in (('noise_std', args.noise), ('scale', args.scale),
+                      ('patch_size', args.patch), ('num_iters', args.iters),
+                      ('reduce', args.reduce),
+                      ('max_levels', args.levels)):
+    if value is not None:
+      overrides[name] = value
+  try:
+    config = generation.make_config(**overrides)
+  except ValueError as e:
+    raise errors.InputError(str(e)) from e
+  start = time.perf_counter()
+  first, stop, step = args.frames
+  video, fps = io.read_video(args.input, max_size=args.max_size, start=first,
+                             stop=stop, step=step)
+  levels = generation.plan_levels(video.shape[:3], config)
+  t, h, w = levels[0].output_size
+  say(f'input {args.input}: {video.shape[0]} frames of '
+      f'{video.shape[1]}x{video.shape[2]} at {fps:g} fps; '
+      f'{args.num} output(s) of {t} frames of {h}x{w}, {len(levels)} levels')
+  _enable_compilation_cache()
+  keys = jax.random.split(jax.random.key(args.seed), args.num)
+  outputs = generation.generate_batch(
+      keys, video, config, progress=generation.Timer(say))
+  outputs = np.asarray(jax.device_get(outputs))
+  gen_seconds = time.perf_counter() - start
+  written = []
+  for index, output in enumerate(outputs):
+    path = out_dir / f'variation_{index:03d}.{args.format}'
+    io.write_video(path, output, fps=fps)
+    written.append(path)
+  grid_path = out_dir / f'grid.{args.format}'
+  io.write_video(grid_path, io.make_grid([video] + list(outputs)), fps=fps)
+  print(f'wrote {len(written)} variation(s) and {grid_path.name} to '
+        f'{out_dir}/ in {time.perf_counter() - start:.1f} s '
+        f'(generation {gen_seconds:.1f} s); open {grid_path} to see the '
+        f'input beside the outputs')
+
+
+def _run_evaluate(args: argparse.Namespace) -> None:
+  from vgpnn_jax import report  # pylint: disable=g-import-not-at-top
+  first, stop, step = args.frames
+  results = report.evaluate_files(
+      args.input, args.outputs, max_size=args.max_size,
+      frames=(first, stop, step), max_patches=args.max_patches or None,
+      seed=args.seed)
+  print(report.to_json(results) if args.json else report.format_table(
+      results))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+  """Runs the command line; returns the exit status."""
+  from vgpnn_jax import errors  # pylint: disable=g-import-not-at-top
+  parser = _build_parser()
+  argv = list(sys.argv[1:] if argv is None else argv)
+  args = parser.parse_args(argv or ['generate'])
+  try:
+    if args.command == 'evaluate':
+      _run_evaluate(args)
+    else:
+      _run_generate(args)
+  except errors.InputError as e:
+    print(f'error: {e}', file=sys.stderr)
+    return EXIT_BAD_INPUT
+  except KeyboardInterrupt:
+    print('interrupted', file=sys.stderr)
+    return 130
+  return 0
