@@ -1,0 +1,137 @@
+"""End-to-end speed and memory of generation, as one table.
+
+Each case runs in a fresh subprocess (so peak memory and compilation are its
+own) on a synthetic smooth moving video of the case's size, and reports the
+seconds per pyramid level, the total, the peak resident memory, voxels per
+second, and the time of a fixed 2048x2048 float32 NumPy matrix product in the
+same process, so that figures from different days and machines compare as
+ratios.
+
+    python experiments/bench.py                       # the 144x256 cases
+    python experiments/bench.py --cases 13x144x256,13x720x1280 --search auto
+    python experiments/bench.py --cache /tmp/jaxcache # second run: no compile
+
+Cases are TxHxW; `--search` picks the search (auto by default). With `--cache`
+the persistent compilation cache is used: run twice to see the cached time.
+"""
+
+import argparse
+import json
+import math
+import os
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _matmul_seconds() -> float:
+  rng = np.random.default_rng(0)
+  a = rng.standard_normal((2048, 2048), dtype=np.float32)
+  b = rng.standard_normal((2048, 2048), dtype=np.float32)
+  a @ b
+  start = time.perf_counter()
+  for _ in range(3):
+    a @ b
+  return (time.perf_counter() - start) / 3
+
+
+def _synthetic_video(frames: int, height: int, width: int) -> np.ndarray:
+  t = np.arange(frames)[:, None, None, None]
+  y = np.arange(height)[None, :, None, None] / height
+  x = np.arange(width)[None, None, :, None] / width
+  phase = np.array([0.0, 2.0, 4.0])
+  video = (0.5 + 0.25 * np.sin(9 * x + 5 * y + 0.3 * t + phase) +
+           0.2 * np.sin(23 * x * y + 0.5 * t + 2 * phase) *
+           np.cos(13 * y - 0.2 * t))
+  return np.clip(video, 0, 1).astype(np.float32)
+
+
+def run_case(case: str, search: str, num: int, cache: str | None) -> dict:
+  """Runs one case in this process; returns its measurements."""
+  import jax  # pylint: disable=g-import-not-at-top
+  sys.path.insert(0, _ROOT)
+  from vgpnn_jax import generation  # pylint: disable=g-import-not-at-top
+  if cache:
+    jax.config.update('jax_compilation_cache_dir', cache)
+    jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.2)
+  frames, height, width = (int(v) for v in case.split('x'))
+  video = _synthetic_video(frames, height, width)
+  matmul = _matmul_seconds()
+  config = generation.make_config(search=search)
+  levels = generation.plan_levels(video.shape[:3], config)
+  times = []
+  last = [time.perf_counter()]
+
+  def progress(done, num_levels, level, output):
+    jax.block_until_ready(output)
+    now = time.perf_counter()
+    times.append(now - last[0])
+    last[0] = now
+
+  start = time.perf_counter()
+  keys = jax.random.split(jax.random.key(0), num)
+  jax.block_until_ready(generation.generate_batch(keys, video, config,
+                                                  progress=progress))
+  total = time.perf_counter() - start
+  peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+  return {
+      'case': case, 'search': search, 'num': num,
+      'levels': len(levels), 'level_seconds': times, 'total_seconds': total,
+      'peak_gib': peak_kib / 2**20,
+      'voxels_per_second': num * frames * height * width / total,
+      'matmul_seconds': matmul,
+      'searches': [l.search for l in reversed(levels)],
+  }
+
+
+def main() -> None:
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument('--cases', default='13x144x256',
+                      help='comma-separated TxHxW cases')
+  parser.add_argument('--search', default='auto',
+                      choices=('auto', 'exact', 'patchmatch'))
+  parser.add_argument('--num', type=int, default=1,
+                      help='variations generated together per case')
+  parser.add_argument('--cache', default=None,
+                      help='persistent compilation cache folder')
+  parser.add_argument('--one', default=None, help=argparse.SUPPRESS)
+  args = parser.parse_args()
+  if args.one:  # the subprocess side
+    print(json.dumps(run_case(args.one, args.search, args.num, args.cache)))
+    return
+  rows = []
+  for case in args.cases.split(','):
+    command = [sys.executable, __file__, '--one', case, '--search',
+               args.search, '--num', str(args.num)]
+    if args.cache:
+      command += ['--cache', args.cache]
+    result = subprocess.run(command, capture_output=True, text=True,
+                            check=False)
+    if result.returncode:
+      print(f'{case}: failed\n{result.stderr[-2000:]}', file=sys.stderr)
+      continue
+    rows.append(json.loads(result.stdout.strip().splitlines()[-1]))
+  print('| case | search | levels | total s | peak GiB | voxels/s | '
+        'numpy 2048^2 matmul s | total / matmul | s per level, coarse to '
+        'fine |')
+  print('|---|---|---|---|---|---|---|---|---|')
+  for r in rows:
+    per_level = ' '.join(f'{t:.1f}' for t in r['level_seconds'])
+    print(f"| {r['case']} x{r['num']} | {r['search']} | {r['levels']} | "
+          f"{r['total_seconds']:.1f} | {r['peak_gib']:.2f} | "
+          f"{r['voxels_per_second']:.3g} | {r['matmul_seconds']:.3f} | "
+          f"{r['total_seconds'] / r['matmul_seconds']:.0f} | {per_level} |")
+  if len(rows) >= 2:
+    voxels = [math.prod(int(v) for v in r['case'].split('x')) for r in rows]
+    slope = np.polyfit(np.log(voxels), np.log([r['total_seconds']
+                                               for r in rows]), 1)[0]
+    print(f'\ntime grows as voxels^{slope:.2f} over these cases')
+
+
+if __name__ == '__main__':
+  main()

@@ -1,0 +1,514 @@
+"""Approximate nearest-patch field by PatchMatch with jump-flood propagation.
+
+For every patch of a query video, `patchmatch` finds a patch of a key video at
+small sum of squared differences (over the whole patch, all channels), without
+ever comparing every query with every key, and without unfolding the keys.
+
+The field (for every query patch, the (t, h, w) corner of its key patch) starts
+at random, or from a given field. Each jump-flood step at distance `step`
+scores, for every query, the candidates
+
+- its current match, one uniformly random corner, and the current match
+  jittered by `radius`;
+- for each of its (up to) 6 axis neighbours at distance `step` (+-T, +-H, +-W),
+  the neighbour's match shifted back by the same offset, and that jittered;
+
+and keeps the best. Steps (8, 4, 2, 1) make one pass; the passes repeat.
+
+Candidates are scored on short descriptors: the projection of each patch on
+its first `descriptor_dim` principal components (fit on a few thousand key
+patches and computed once per call as one convolution). The final match is
+re-scored exactly on the full patches, gathered straight from the videos, so
+the returned distances are exact. With `descriptor_dim=None`, every candidate
+is scored exactly (about 15x slower).
+
+Memory stays a small multiple of the video size: the descriptors (of
+`descriptor_dim` floats per patch) and per-block temporaries; queries are
+processed in blocks with `lax.map`. Randomness comes from `key` only, through
+an integer hash of the position, the step and the candidate (far cheaper on
+CPU than `jax.random` for every candidate).
+"""
+
+import functools
+from typing import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from vgpnn_jax.patches import grid_shape
+
+_HIGHEST = jax.lax.Precision.HIGHEST
+import os
+_EXP = dict(kv.split('=') for kv in os.environ.get('PM_EXP', '').split(',') if kv)
+
+Shape3 = tuple[int, int, int]
+
+# Subspace iteration for the principal components: extra directions carried
+# along, and rounds.
+_PCA_OVERSAMPLE = 8
+_PCA_ITERATIONS = 6
+
+
+def _hash(x: jax.Array) -> jax.Array:
+  """A 32-bit integer mix (lowbias32, C. Wellons): a bijection of uint32."""
+  x = x ^ (x >> 16)
+  x = x * jnp.uint32(0x7FEB352D)
+  x = x ^ (x >> 15)
+  x = x * jnp.uint32(0x846CA68B)
+  return x ^ (x >> 16)
+
+
+def _unravel(flat: jax.Array, grid: Shape3) -> tuple[jax.Array, ...]:
+  """Flat int index -> (t, h, w) on a grid of shape (nT, nH, nW)."""
+  _, nh, nw = grid
+  return flat // (nh * nw), (flat // nw) % nh, flat % nw
+
+
+def _ravel(coords: Sequence[jax.Array], shape: Sequence[int]) -> jax.Array:
+  """(t, h, w) -> flat index on a grid or video of shape (T, H, W, ...)."""
+  t, h, w = coords
+  return (t * shape[1] + h) * shape[2] + w
+
+
+def _take(values: jax.Array, indices: jax.Array) -> jax.Array:
+  """`values[indices]` for indices known to be in bounds (no index fix-up)."""
+  return values.at[indices].get(mode='promise_in_bounds')
+
+
+def _clip(coords: Sequence[jax.Array], grid: Shape3) -> tuple[jax.Array, ...]:
+  return tuple(jnp.clip(c, 0, n - 1) for c, n in zip(coords, grid))
+
+
+def _windows(video: jax.Array, coords: Sequence[jax.Array],
+             patch_size: Shape3) -> jax.Array:
+  """Patches at corners, gathered straight from a video.
+
+  Args:
+    video: [T, H, W, C] video.
+    coords: (t, h, w) int32 corners, each of shape S.
+    patch_size: (pt, ph, pw).
+
+  Returns:
+    [*S, pt, ph, pw*C] patches.
+  """
+  pt, ph, pw = patch_size
+  channels = video.shape[-1]
+  rows = video.reshape(video.shape[0], video.shape[1], -1)
+  def window(t, h, w):
+    return jax.lax.dynamic_slice(rows, (t, h, w * channels),
+                                 (pt, ph, pw * channels))
+  for _ in range(coords[0].ndim):
+    window = jax.vmap(window)
+  return window(*coords)
+
+
+def _orthonormalize(vectors: jax.Array) -> jax.Array:
+  """Gram-Schmidt (twice) on the columns of [P, K] vectors, in plain XLA ops.
+
+  LAPACK's QR, called from XLA:CPU, took 30+ ms for 441 x 24 on a busy
+  machine; this takes well under one.
+  """
+  width = vectors.shape[1]
+  index = jnp.arange(width)
+
+  def column(j, basis):
+    v = basis[:, j]
+    for _ in range(2):
+      coeffs = jnp.where(index < j, jnp.matmul(v, basis, precision=_HIGHEST),
+                         0)
+      v = v - jnp.matmul(basis, coeffs, precision=_HIGHEST)
+    v = v / jnp.maximum(jnp.linalg.norm(v), 1e-30)
+    return basis.at[:, j].set(v)
+
+  return jax.lax.fori_loop(0, width, column, vectors)
+
+
+def _pca_basis(key: jax.Array, keys: jax.Array, patch_size: Shape3, dim: int,
+               num_samples: int) -> jax.Array:
+  """[P, dim] leading principal directions of sampled key patches.
+
+  P = pt*ph*pw*C in the order (kt, kh, kw, c). Found by subspace iteration
+  (products with the covariance and a thin QR), then a small eigenproblem:
+  a full `eigh` of the P x P covariance costs 0.1 s to seconds on a busy
+  2-core CPU, this a few milliseconds.
+  """
+  key_sample, key_start = jax.random.split(key)
+  grid = grid_shape(keys.shape[:3], patch_size)
+  flat = jax.random.randint(key_sample, (num_samples,), 0,
+                            int(np.prod(grid)))
+  patches = _windows(keys, _unravel(flat, grid), patch_size)
+  patches = patches.reshape(num_samples, -1)
+  centred = patches - jnp.mean(patches, axis=0, keepdims=True)
+  cov = jnp.matmul(centred.T, centred, precision=_HIGHEST)
+  size = cov.shape[0]
+  width = min(size, dim + _PCA_OVERSAMPLE)
+  basis = jax.random.normal(key_start, (size, width), jnp.float32)
+
+  def power(_, basis):
+    return _orthonormalize(jnp.matmul(cov, basis, precision=_HIGHEST))
+
+  basis = jax.lax.fori_loop(0, _PCA_ITERATIONS, power, basis)
+  small = jnp.matmul(basis.T, jnp.matmul(cov, basis, precision=_HIGHEST),
+                     precision=_HIGHEST)
+  _, vectors = jnp.linalg.eigh(small)  # ascending eigenvalues
+  return jnp.matmul(basis, vectors[:, ::-1][:, :dim], precision=_HIGHEST)
+
+
+def _descriptors(video: jax.Array, basis: jax.Array,
+                 patch_size: Shape3) -> jax.Array:
+  """Projection of every patch on `basis`: [nT*nH*nW, dim].
+
+  One 2-D convolution over the `pt` frames of each patch stacked on channels
+  (on CPU far cheaper than a 3-D convolution or an unfold).
+  """
+  pt, ph, pw = patch_size
+  channels = video.shape[-1]
+  nt = video.shape[0] - pt + 1
+  dim = basis.shape[-1]
+  stacked = jnp.concatenate([video[i:i + nt] for i in range(pt)], axis=-1)
+  kernel = basis.reshape(pt, ph, pw, channels, dim)
+  kernel = kernel.transpose(1, 2, 0, 3, 4).reshape(ph, pw, pt * channels, dim)
+  conv = functools.partial(
+      jax.lax.conv_general_dilated, window_strides=(1, 1), padding='VALID',
+      dimension_numbers=('NHWC', 'HWIO', 'NHWC'), precision=_HIGHEST)
+  out = conv(stacked, kernel).reshape(-1, dim)
+  if _EXP.get('resid', '0') == '1':
+    ones = jnp.ones((ph, pw, pt * channels, 1), jnp.float32)
+    sumsq = conv(jnp.square(stacked), ones).reshape(-1)
+    resid = jnp.sqrt(jnp.maximum(sumsq - jnp.sum(jnp.square(out), axis=1), 0))
+    out = jnp.concatenate([out, resid[:, None]], axis=1)
+  return out
+
+
+def _blocked(fn, num: int, block: int, *arrays: jax.Array):
+  """`fn(positions [block], *array_blocks)` over blocks of `num` positions.
+
+  Arrays are [num, ...]; the last block is padded with position num-1, and
+  the outputs (pytrees of [block, ...]) are concatenated and cut to `num`.
+  """
+  num_blocks = -(-num // block)
+  padded = num_blocks * block
+  xs = [jnp.pad(x, [(0, padded - num)] + [(0, 0)] * (x.ndim - 1),
+                mode='edge').reshape((num_blocks, block) + x.shape[1:])
+        for x in arrays]
+  starts = jnp.arange(num_blocks, dtype=jnp.int32) * block
+
+  def run(args):
+    start, *blocks = args
+    positions = jnp.minimum(start + jnp.arange(block, dtype=jnp.int32),
+                            num - 1)
+    return fn(positions, *blocks)
+
+  out = jax.lax.map(run, (starts, *xs))
+  return jax.tree.map(lambda o: o.reshape((padded,) + o.shape[2:])[:num], out)
+
+
+@functools.partial(
+    jax.jit,
+    static_argnames=('patch_size', 'steps', 'radii', 'num_passes',
+                     'descriptor_dim', 'num_pca_samples', 'block_size'))
+def _patchmatch(key, queries, keys, init_field, patch_size, steps, radii,
+                num_passes, descriptor_dim, num_pca_samples, block_size):
+  queries = queries.astype(jnp.float32)
+  keys = keys.astype(jnp.float32)
+  q_grid = grid_shape(queries.shape[:3], patch_size)
+  k_grid = grid_shape(keys.shape[:3], patch_size)
+  num_q = int(np.prod(q_grid))
+  num_k = int(np.prod(k_grid))
+  exact = descriptor_dim is None
+
+  key_init, key_pca, key_hash = jax.random.split(key, 3)
+  seed = jax.random.bits(key_hash, (), jnp.uint32)
+
+  # The field is kept as flat key-grid indices [num_q].
+  if init_field is None:
+    field = jax.random.randint(key_init, (num_q,), 0, num_k, jnp.int32)
+  else:
+    start = init_field.astype(jnp.int32).reshape(num_q, 3)
+    start = _ravel(_clip((start[:, 0], start[:, 1], start[:, 2]), k_grid),
+                   k_grid)
+    field = start
+
+  def exact_ssd(q_pos, cands):
+    """[B] query positions, [B, K] flat key corners -> [B, K] exact SSD."""
+    q = _windows(queries, _unravel(q_pos, q_grid), patch_size)
+    k = _windows(keys, _unravel(cands, k_grid), patch_size)
+    return jnp.sum(jnp.square(k - q[:, None]), axis=(2, 3, 4))
+
+  if exact:
+    # Every candidate gathers a whole patch: smaller blocks bound memory.
+    block = max(1, min(block_size // 16, num_q))
+    q_desc = jnp.zeros((num_q, 0), jnp.float32)
+    score = lambda q_pos, q_d, cands: exact_ssd(q_pos, cands)
+  else:
+    block = max(1, min(block_size, num_q))
+    basis = _pca_basis(key_pca, keys, patch_size, descriptor_dim,
+                       num_pca_samples)
+    q_desc = _descriptors(queries, basis, patch_size)  # [num_q, D]
+    # Planar: XLA:CPU gathers scalars from a 1-D array several times faster
+    # than rows of a 2-D one.
+    k_desc = _descriptors(keys, basis, patch_size).T  # [D, num_k]
+
+    def score(q_pos, q_d, cands):
+      """[B], [B, D], [B, K] flat key corners -> [B, K] descriptor SSD."""
+      del q_pos
+      total = jnp.zeros(cands.shape, jnp.float32)
+      for d in range(k_desc.shape[0]):
+        total = total + jnp.square(_take(k_desc[d], cands) - q_d[:, d, None])
+      return total
+
+  dist = _blocked(lambda p, f, q: score(p, q, f[:, None])[:, 0], num_q, block,
+                  field, q_desc)
+
+  # Axes along which the query grid has neighbours; size-1 axes are skipped.
+  axes = [a for a in range(3) if q_grid[a] > 1]
+  q_strides = (q_grid[1] * q_grid[2], q_grid[2], 1)
+  steps_arr = jnp.asarray(steps, jnp.int32)
+  radii_arr = jnp.asarray(radii, jnp.int32)
+
+  def jitter(coords, bits, radius):
+    """Adds offsets in [-radius, radius] from the bytes of `bits`."""
+    span = (2 * radius + 1).astype(jnp.uint32)
+    return tuple(
+        c + (((bits >> (8 * a)) & jnp.uint32(255)) * span >> 8).astype(
+            jnp.int32) - radius for a, c in enumerate(coords))
+
+  def jump_flood(i, state):
+    field, dist = state
+    step = steps_arr[i % len(steps)]
+    radius = radii_arr[i % len(steps)]
+    salt = _hash(seed ^ _hash(i.astype(jnp.uint32)))
+
+    def update(q_pos, q_d):
+      current = _take(field, q_pos)
+      current_dist = _take(dist, q_pos)
+      pos = _unravel(q_pos, q_grid)
+      base = _hash(q_pos.astype(jnp.uint32) ^ salt)
+
+      def bits(j):
+        return _hash(base + jnp.uint32(j * 0x9E3779B9 % 2**32))
+
+      match = _unravel(current, k_grid)
+      uniform = (bits(0) % jnp.uint32(num_k)).astype(jnp.int32)
+      cands = [jitter(match, bits(1), radius)]
+      rmode = _EXP.get('random', 'step')
+      if rmode == 'step':
+        cands.append(_unravel(uniform, k_grid))
+      elif rmode == 'pass':
+        cands.append(_unravel(jnp.where(i % len(steps) == 0, uniform, current), k_grid))
+      elif rmode == 'last':
+        cands.append(_unravel(jnp.where(i % len(steps) == len(steps) - 1, uniform, current), k_grid))
+      j = 2
+      for axis in axes:
+        axis_step = jnp.minimum(step, q_grid[axis] - 1)
+        for sign in (1, -1):
+          offset = jnp.clip(pos[axis] + sign * axis_step, 0,
+                            q_grid[axis] - 1) - pos[axis]
+          shifted = list(_unravel(_take(field, q_pos + offset * q_strides[axis]),
+                                  k_grid))
+          shifted[axis] = shifted[axis] - offset
+          cands += [shifted]
+          if _EXP.get('jn', '1') == '1':
+            cands.append(jitter(shifted, bits(j), radius))
+          j += 1
+      cands = [jnp.stack(c, axis=1) for c in zip(*cands)]  # 3 x [B, K]
+      cands = _ravel(_clip(cands, k_grid), k_grid)
+      if 'stage1' in _EXP and not exact:
+        n1 = int(_EXP['stage1']); keep = int(_EXP.get('keep', '3'))
+        d1 = jnp.zeros(cands.shape, jnp.float32)
+        for d in range(n1):
+          d1 = d1 + jnp.square(_take(k_desc[d], cands) - q_d[:, d, None])
+        kept = []
+        kept_d = []
+        for _ in range(keep):
+          m = jnp.min(d1, axis=1)
+          f = jnp.min(jnp.where(d1 == m[:, None], jnp.arange(cands.shape[1])[None, :], cands.shape[1]), axis=1)
+          kept.append(jnp.take_along_axis(cands, f[:, None], axis=1)[:, 0])
+          kept_d.append(m)
+          d1 = jnp.where(jnp.arange(cands.shape[1])[None, :] == f[:, None], jnp.inf, d1)
+        cands = jnp.stack(kept, axis=1)
+        cand_dist = jnp.stack(kept_d, axis=1)
+        for d in range(n1, k_desc.shape[0]):
+          cand_dist = cand_dist + jnp.square(_take(k_desc[d], cands) - q_d[:, d, None])
+      else:
+        cand_dist = score(q_pos, q_d, cands)
+      best_dist = jnp.min(cand_dist, axis=1)
+      # First index at the minimum (argmin is slow on XLA:CPU).
+      first = jnp.min(jnp.where(cand_dist == best_dist[:, None],
+                                jnp.arange(cands.shape[1])[None, :],
+                                cands.shape[1]), axis=1)
+      best = jnp.take_along_axis(cands, first[:, None], axis=1)[:, 0]
+      better = best_dist < current_dist
+      return (jnp.where(better, best, current),
+              jnp.where(better, best_dist, current_dist))
+
+    return _blocked(update, num_q, block, q_desc)
+
+  field, dist = jax.lax.fori_loop(0, num_passes * len(steps), jump_flood,
+                                  (field, dist))
+
+  if not exact:
+    if init_field is None:
+      dist = _blocked(lambda p, f: exact_ssd(p, f[:, None])[:, 0], num_q,
+                      block, field)
+    else:
+      # Scoring on descriptors may trade an exactly better match for a worse
+      # one: never return a match worse than the one given.
+      both = jnp.stack([field, start], axis=1)
+      both_dist = _blocked(exact_ssd, num_q, block, both)
+      use_start = both_dist[:, 1] < both_dist[:, 0]
+      field = jnp.where(use_start, start, field)
+      dist = jnp.where(use_start, both_dist[:, 1], both_dist[:, 0])
+  field = jnp.stack(_unravel(field, k_grid), axis=-1)
+  return field.reshape(q_grid + (3,)), dist.reshape(q_grid)
+
+
+def _as_ints(name: str, values, length: int | None = None) -> tuple[int, ...]:
+  values = tuple(int(v) for v in values)
+  if length is not None and len(values) != length:
+    raise ValueError(f'{name} must have {length} entries, got {values}')
+  return values
+
+
+def patchmatch(
+    key: jax.Array,
+    queries: jax.typing.ArrayLike,
+    keys: jax.typing.ArrayLike,
+    *,
+    patch_size: Sequence[int],
+    init_field: jax.typing.ArrayLike | None = None,
+    steps: Sequence[int] = (8, 4, 2, 1),
+    radii: Sequence[int] = (2, 2, 1, 1),
+    num_passes: int = 2,
+    descriptor_dim: int | None = 16,
+    num_pca_samples: int = 4096,
+    block_size: int = 8192,
+) -> tuple[jax.Array, jax.Array]:
+  """Approximate nearest key patch of every query patch (PatchMatch).
+
+  Args:
+    key: a JAX random key; the same key gives the same result.
+    queries: [Tq, Hq, Wq, C] float video.
+    keys: [Tk, Hk, Wk, C] float video (its size may differ from `queries`).
+    patch_size: (pt, ph, pw), at most the size of both videos.
+    init_field: optional [Tq-pt+1, Hq-ph+1, Wq-pw+1, 3] int starting field
+      (e.g. the previous iteration's, or `upscale_field` of the coarser
+      level's); clipped to valid corners. Random when None. The result is
+      never worse, query by query, than this field.
+    steps: jump distances of one pass, clipped to each axis of the grid.
+    radii: jitter radius used with each step (same length as `steps`).
+    num_passes: how many times the steps repeat (0 returns the start field).
+    descriptor_dim: candidates are scored on this many principal components
+      of the patches (at most the patch length); None scores them exactly.
+    num_pca_samples: key patches sampled to fit the principal components.
+    block_size: queries processed at once (bounds memory).
+
+  Returns:
+    field: [Tq-pt+1, Hq-ph+1, Wq-pw+1, 3] int32, for every query patch the
+      (t, h, w) corner of its key patch (0 <= t <= Tk-pt, etc.).
+    sq_dist: [Tq-pt+1, Hq-ph+1, Wq-pw+1] float32, the exact sum of squared
+      differences between each query patch and its key patch.
+  """
+  queries = jnp.asarray(queries)
+  keys = jnp.asarray(keys)
+  if queries.ndim != 4 or keys.ndim != 4:
+    raise ValueError(f'expected [T, H, W, C] queries and keys, got shapes '
+                     f'{queries.shape} and {keys.shape}')
+  if queries.shape[-1] != keys.shape[-1]:
+    raise ValueError(f'queries and keys must have the same channels, got '
+                     f'{queries.shape} and {keys.shape}')
+  patch_size = _as_ints('patch_size', patch_size, 3)
+  if min(patch_size) < 1:
+    raise ValueError(f'patch_size must be positive, got {patch_size}')
+  for name, video in (('queries', queries), ('keys', keys)):
+    if any(n < p for n, p in zip(video.shape[:3], patch_size)):
+      raise ValueError(f'{name} of shape {video.shape} are smaller than the '
+                       f'patch {patch_size}')
+  steps = _as_ints('steps', steps)
+  radii = _as_ints('radii', radii, len(steps))
+  if not steps or min(steps) < 1 or min(radii) < 0:
+    raise ValueError(f'steps must be positive and radii non-negative, got '
+                     f'{steps} and {radii}')
+  if num_passes < 0:
+    raise ValueError(f'num_passes must be >= 0, got {num_passes}')
+  if descriptor_dim is not None:
+    if descriptor_dim < 1:
+      raise ValueError(f'descriptor_dim must be positive or None, got '
+                       f'{descriptor_dim}')
+    descriptor_dim = min(int(descriptor_dim),
+                         int(np.prod(patch_size)) * queries.shape[-1])
+  if num_pca_samples < 1 or block_size < 1:
+    raise ValueError(f'num_pca_samples and block_size must be positive, got '
+                     f'{num_pca_samples} and {block_size}')
+  q_grid = grid_shape(queries.shape[:3], patch_size)
+  if init_field is not None:
+    init_field = jnp.asarray(init_field)
+    if init_field.shape != q_grid + (3,):
+      raise ValueError(f'init_field must have shape {q_grid + (3,)}, got '
+                       f'{init_field.shape}')
+  return _patchmatch(key, queries, keys, init_field, patch_size, steps, radii,
+                     int(num_passes), descriptor_dim, int(num_pca_samples),
+                     int(block_size))
+
+
+def upscale_field(
+    field: jax.typing.ArrayLike,
+    shape: tuple[Sequence[int], Sequence[int]],
+    *,
+    source_key_grid: Sequence[int] | None = None,
+) -> jax.Array:
+  """Carries a field from a coarser level to a finer one.
+
+  Each fine query corner takes the match of the nearest coarse query corner
+  (positions scaled by the ratio of the query grid sizes), scaled by the ratio
+  of the key grid sizes, plus its own offset from that coarse corner (so that
+  neighbouring fine queries get neighbouring matches), clipped to valid
+  corners. Sizes are compared cell-centre to cell-centre.
+
+  Args:
+    field: [nT, nH, nW, 3] int field on the coarse query grid.
+    shape: (fine query grid shape, fine key grid shape), each (nT, nH, nW).
+    source_key_grid: the coarse key grid shape; by default the same as the
+      coarse query grid (keys and queries of one size at that level).
+
+  Returns:
+    [*fine query grid, 3] int32 field pointing into the fine key grid.
+  """
+  field = jnp.asarray(field)
+  if field.ndim != 4 or field.shape[-1] != 3:
+    raise ValueError(f'expected a [nT, nH, nW, 3] field, got {field.shape}')
+  if len(shape) != 2:
+    raise ValueError(f'shape must be (query grid, key grid), got {shape}')
+  q_fine = _as_ints('query grid', shape[0], 3)
+  k_fine = _as_ints('key grid', shape[1], 3)
+  q_coarse = tuple(field.shape[:3])
+  k_coarse = q_coarse if source_key_grid is None else _as_ints(
+      'source_key_grid', source_key_grid, 3)
+  if min(q_fine + k_fine + k_coarse) < 1:
+    raise ValueError(f'grid shapes must be positive, got {shape} and '
+                     f'{k_coarse}')
+  return _upscale_field(field.astype(jnp.int32), q_fine, k_fine, k_coarse)
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2, 3))
+def _upscale_field(field, q_fine, k_fine, k_coarse):
+  q_coarse = field.shape[:3]
+  coarse_index = []
+  residual = []
+  for a in range(3):
+    # Fine cell centre in coarse cell units.
+    u = (np.arange(q_fine[a]) + 0.5) * (q_coarse[a] / q_fine[a]) - 0.5
+    c = np.clip(np.round(u), 0, q_coarse[a] - 1).astype(np.int32)
+    coarse_index.append(c)
+    residual.append(u - c)
+  gathered = field[np.ix_(*coarse_index)]  # [*q_fine, 3]
+  out = []
+  for a in range(3):
+    shape = [1, 1, 1]
+    shape[a] = q_fine[a]
+    res = jnp.asarray(residual[a].reshape(shape), jnp.float32)
+    scale = k_fine[a] / k_coarse[a]
+    coord = (gathered[..., a].astype(jnp.float32) + res + 0.5) * scale - 0.5
+    out.append(jnp.clip(jnp.round(coord), 0, k_fine[a] - 1).astype(jnp.int32))
+  return jnp.stack(out, axis=-1)
