@@ -212,10 +212,13 @@ def _run_generate(args: argparse.Namespace) -> None:
 def _run_evaluate(args: argparse.Namespace) -> None:
   from vgpnn_jax import report  # pylint: disable=g-import-not-at-top
   first, stop, step = args.frames
+  if step != 1:
+    from vgpnn_jax import errors  # pylint: disable=g-import-not-at-top
+    raise errors.InputError('evaluate takes --frames START:STOP without a '
+                            'step; drop the step')
   results = report.evaluate_files(
-      args.input, args.outputs, max_size=args.max_size,
-      frames=(first, stop, step), max_patches=args.max_patches or None,
-      seed=args.seed)
+      args.input, args.outputs, max_size=args.max_size, start=first or 0,
+      stop=stop, max_patches=args.max_patches or None, seed=args.seed)
   print(report.to_json(results) if args.json else report.format_table(
       results))
 
