@@ -8,25 +8,30 @@ The field (for every query patch, the (t, h, w) corner of its key patch) starts
 at random, or from a given field. Each jump-flood step at distance `step`
 scores, for every query, the candidates
 
-- its current match, one uniformly random corner, and the current match
-  jittered by `radius`;
+- the current match jittered by up to `radius` in each coordinate;
 - for each of its (up to) 6 axis neighbours at distance `step` (+-T, +-H, +-W),
   the neighbour's match shifted back by the same offset, and that jittered;
+- at the first step of each pass, one uniformly random corner (a random read
+  costs about as much as all the other candidates together, and drawing one
+  at every step gained nothing measurable);
 
-and keeps the best. Steps (8, 4, 2, 1) make one pass; the passes repeat.
+and keeps the best of those and the current match. Steps (8, 4, 2, 1) make one
+pass; the passes repeat. All queries are updated from the previous field
+(Jacobi order), in blocks with `lax.map`.
 
 Candidates are scored on short descriptors: the projection of each patch on
 its first `descriptor_dim` principal components (fit on a few thousand key
-patches and computed once per call as one convolution). The final match is
+patches, computed once per call as one convolution). The final match is
 re-scored exactly on the full patches, gathered straight from the videos, so
 the returned distances are exact. With `descriptor_dim=None`, every candidate
-is scored exactly (about 15x slower).
+is scored exactly (4-5x slower).
 
-Memory stays a small multiple of the video size: the descriptors (of
-`descriptor_dim` floats per patch) and per-block temporaries; queries are
-processed in blocks with `lax.map`. Randomness comes from `key` only, through
-an integer hash of the position, the step and the candidate (far cheaper on
-CPU than `jax.random` for every candidate).
+Memory stays a small multiple of the video size: the descriptors
+(`descriptor_dim` floats per patch) and per-block temporaries. Randomness
+comes from `key` only: the start and the principal components use
+`jax.random`, the candidates an integer hash of the position, the step and the
+candidate, seeded from `key` (cheaper on CPU than `jax.random` for every
+candidate).
 """
 
 import functools
@@ -39,8 +44,6 @@ import numpy as np
 from vgpnn_jax.patches import grid_shape
 
 _HIGHEST = jax.lax.Precision.HIGHEST
-import os
-_EXP = dict(kv.split('=') for kv in os.environ.get('PM_EXP', '').split(',') if kv)
 
 Shape3 = tuple[int, int, int]
 
@@ -48,6 +51,8 @@ Shape3 = tuple[int, int, int]
 # along, and rounds.
 _PCA_OVERSAMPLE = 8
 _PCA_ITERATIONS = 6
+# Output channels per descriptor convolution (see `_descriptors`).
+_CONV_GROUP = 16
 
 
 def _hash(x: jax.Array) -> jax.Array:
@@ -129,8 +134,8 @@ def _pca_basis(key: jax.Array, keys: jax.Array, patch_size: Shape3, dim: int,
   """[P, dim] leading principal directions of sampled key patches.
 
   P = pt*ph*pw*C in the order (kt, kh, kw, c). Found by subspace iteration
-  (products with the covariance and a thin QR), then a small eigenproblem:
-  a full `eigh` of the P x P covariance costs 0.1 s to seconds on a busy
+  (products with the covariance, Gram-Schmidt), then a small eigenproblem:
+  a full `eigh` of the P x P covariance took 0.1 s to seconds on a busy
   2-core CPU, this a few milliseconds.
   """
   key_sample, key_start = jax.random.split(key)
@@ -169,16 +174,13 @@ def _descriptors(video: jax.Array, basis: jax.Array,
   stacked = jnp.concatenate([video[i:i + nt] for i in range(pt)], axis=-1)
   kernel = basis.reshape(pt, ph, pw, channels, dim)
   kernel = kernel.transpose(1, 2, 0, 3, 4).reshape(ph, pw, pt * channels, dim)
-  conv = functools.partial(
-      jax.lax.conv_general_dilated, window_strides=(1, 1), padding='VALID',
-      dimension_numbers=('NHWC', 'HWIO', 'NHWC'), precision=_HIGHEST)
-  out = conv(stacked, kernel).reshape(-1, dim)
-  if _EXP.get('resid', '0') == '1':
-    ones = jnp.ones((ph, pw, pt * channels, 1), jnp.float32)
-    sumsq = conv(jnp.square(stacked), ones).reshape(-1)
-    resid = jnp.sqrt(jnp.maximum(sumsq - jnp.sum(jnp.square(out), axis=1), 0))
-    out = jnp.concatenate([out, resid[:, None]], axis=1)
-  return out
+  # XLA:CPU convolves up to 16 output channels directly; more go through a
+  # patch matrix (im2col) 441 values per patch: 1.5 GB at 13x288x512.
+  out = [jax.lax.conv_general_dilated(
+      stacked, kernel[..., i:i + _CONV_GROUP], window_strides=(1, 1),
+      padding='VALID', dimension_numbers=('NHWC', 'HWIO', 'NHWC'),
+      precision=_HIGHEST) for i in range(0, dim, _CONV_GROUP)]
+  return jnp.concatenate(out, axis=-1).reshape(-1, dim)
 
 
 def _blocked(fn, num: int, block: int, *arrays: jax.Array):
@@ -261,78 +263,57 @@ def _patchmatch(key, queries, keys, init_field, patch_size, steps, radii,
   dist = _blocked(lambda p, f, q: score(p, q, f[:, None])[:, 0], num_q, block,
                   field, q_desc)
 
-  # Axes along which the query grid has neighbours; size-1 axes are skipped.
-  axes = [a for a in range(3) if q_grid[a] > 1]
-  q_strides = (q_grid[1] * q_grid[2], q_grid[2], 1)
+  # The (up to) 6 axis directions, as [M, 3] unit offsets (size-1 axes of the
+  # query grid are skipped).
+  directions = np.array([[sign * (a == axis) for a in range(3)]
+                         for axis in range(3) if q_grid[axis] > 1
+                         for sign in (1, -1)], np.int32).reshape(-1, 3)
+  num_dirs = directions.shape[0]
+  q_limit = jnp.asarray(q_grid, jnp.int32)[None, None, :] - 1
+  k_limit = jnp.asarray(k_grid, jnp.int32)[None, None, :] - 1
+  # Per jittered candidate, a constant added to the hash; per coordinate, the
+  # byte of the hash that gives its offset.
+  salts = jnp.asarray((np.arange(1, num_dirs + 2) * 0x9E3779B9) % 2**32,
+                      jnp.uint32)[None, :]
+  byte_shifts = jnp.asarray([0, 8, 16], jnp.uint32)[None, None, :]
   steps_arr = jnp.asarray(steps, jnp.int32)
   radii_arr = jnp.asarray(radii, jnp.int32)
 
-  def jitter(coords, bits, radius):
-    """Adds offsets in [-radius, radius] from the bytes of `bits`."""
-    span = (2 * radius + 1).astype(jnp.uint32)
-    return tuple(
-        c + (((bits >> (8 * a)) & jnp.uint32(255)) * span >> 8).astype(
-            jnp.int32) - radius for a, c in enumerate(coords))
-
   def jump_flood(i, state):
     field, dist = state
-    step = steps_arr[i % len(steps)]
-    radius = radii_arr[i % len(steps)]
+    phase = i % len(steps)
+    step = steps_arr[phase]
+    radius = radii_arr[phase]
+    span = (2 * radius + 1).astype(jnp.uint32)
     salt = _hash(seed ^ _hash(i.astype(jnp.uint32)))
+    axis_steps = jnp.minimum(step, q_limit)  # [1, 1, 3]
+    offsets = jnp.asarray(directions)[None] * axis_steps  # [1, M, 3]
 
     def update(q_pos, q_d):
       current = _take(field, q_pos)
       current_dist = _take(dist, q_pos)
-      pos = _unravel(q_pos, q_grid)
+      pos = jnp.stack(_unravel(q_pos, q_grid), axis=-1)[:, None, :]
+      # Each neighbour's match, shifted back by the neighbour's offset.
+      neighbours = jnp.clip(pos + offsets, 0, q_limit)  # [B, M, 3]
+      matches = _take(field, _ravel(jnp.unstack(neighbours, axis=-1), q_grid))
+      shifted = (jnp.stack(_unravel(matches, k_grid), axis=-1) -
+                 (neighbours - pos))
+      own = jnp.stack(_unravel(current, k_grid), axis=-1)[:, None, :]
       base = _hash(q_pos.astype(jnp.uint32) ^ salt)
-
-      def bits(j):
-        return _hash(base + jnp.uint32(j * 0x9E3779B9 % 2**32))
-
-      match = _unravel(current, k_grid)
-      uniform = (bits(0) % jnp.uint32(num_k)).astype(jnp.int32)
-      cands = [jitter(match, bits(1), radius)]
-      rmode = _EXP.get('random', 'step')
-      if rmode == 'step':
-        cands.append(_unravel(uniform, k_grid))
-      elif rmode == 'pass':
-        cands.append(_unravel(jnp.where(i % len(steps) == 0, uniform, current), k_grid))
-      elif rmode == 'last':
-        cands.append(_unravel(jnp.where(i % len(steps) == len(steps) - 1, uniform, current), k_grid))
-      j = 2
-      for axis in axes:
-        axis_step = jnp.minimum(step, q_grid[axis] - 1)
-        for sign in (1, -1):
-          offset = jnp.clip(pos[axis] + sign * axis_step, 0,
-                            q_grid[axis] - 1) - pos[axis]
-          shifted = list(_unravel(_take(field, q_pos + offset * q_strides[axis]),
-                                  k_grid))
-          shifted[axis] = shifted[axis] - offset
-          cands += [shifted]
-          if _EXP.get('jn', '1') == '1':
-            cands.append(jitter(shifted, bits(j), radius))
-          j += 1
-      cands = [jnp.stack(c, axis=1) for c in zip(*cands)]  # 3 x [B, K]
-      cands = _ravel(_clip(cands, k_grid), k_grid)
-      if 'stage1' in _EXP and not exact:
-        n1 = int(_EXP['stage1']); keep = int(_EXP.get('keep', '3'))
-        d1 = jnp.zeros(cands.shape, jnp.float32)
-        for d in range(n1):
-          d1 = d1 + jnp.square(_take(k_desc[d], cands) - q_d[:, d, None])
-        kept = []
-        kept_d = []
-        for _ in range(keep):
-          m = jnp.min(d1, axis=1)
-          f = jnp.min(jnp.where(d1 == m[:, None], jnp.arange(cands.shape[1])[None, :], cands.shape[1]), axis=1)
-          kept.append(jnp.take_along_axis(cands, f[:, None], axis=1)[:, 0])
-          kept_d.append(m)
-          d1 = jnp.where(jnp.arange(cands.shape[1])[None, :] == f[:, None], jnp.inf, d1)
-        cands = jnp.stack(kept, axis=1)
-        cand_dist = jnp.stack(kept_d, axis=1)
-        for d in range(n1, k_desc.shape[0]):
-          cand_dist = cand_dist + jnp.square(_take(k_desc[d], cands) - q_d[:, d, None])
-      else:
-        cand_dist = score(q_pos, q_d, cands)
+      # One uniformly random corner at the first step of each pass (a random
+      # read costs as much as all the other candidates together), else the
+      # current match again.
+      uniform = (base % jnp.uint32(num_k)).astype(jnp.int32)
+      uniform = jnp.where(phase == 0, uniform, current)
+      uniform = jnp.stack(_unravel(uniform, k_grid), axis=-1)[:, None, :]
+      centres = jnp.concatenate([own, shifted], axis=1)  # [B, M+1, 3]
+      bits = _hash(base[:, None] + salts)[..., None]  # [B, M+1, 1]
+      jitter = (((bits >> byte_shifts) & jnp.uint32(255)) * span >> 8).astype(
+          jnp.int32) - radius
+      cands = jnp.concatenate([uniform, shifted, centres + jitter], axis=1)
+      cands = _ravel(jnp.unstack(jnp.clip(cands, 0, k_limit), axis=-1),
+                     k_grid)  # [B, K]
+      cand_dist = score(q_pos, q_d, cands)
       best_dist = jnp.min(cand_dist, axis=1)
       # First index at the minimum (argmin is slow on XLA:CPU).
       first = jnp.min(jnp.where(cand_dist == best_dist[:, None],
@@ -349,6 +330,8 @@ def _patchmatch(key, queries, keys, init_field, patch_size, steps, radii,
                                   (field, dist))
 
   if not exact:
+    # Whole patches per query: smaller blocks stay in cache.
+    block = max(1, min(block_size // 8, num_q))
     if init_field is None:
       dist = _blocked(lambda p, f: exact_ssd(p, f[:, None])[:, 0], num_q,
                       block, field)
@@ -380,7 +363,7 @@ def patchmatch(
     init_field: jax.typing.ArrayLike | None = None,
     steps: Sequence[int] = (8, 4, 2, 1),
     radii: Sequence[int] = (2, 2, 1, 1),
-    num_passes: int = 2,
+    num_passes: int | None = None,
     descriptor_dim: int | None = 16,
     num_pca_samples: int = 4096,
     block_size: int = 8192,
@@ -398,7 +381,8 @@ def patchmatch(
       never worse, query by query, than this field.
     steps: jump distances of one pass, clipped to each axis of the grid.
     radii: jitter radius used with each step (same length as `steps`).
-    num_passes: how many times the steps repeat (0 returns the start field).
+    num_passes: how many times the steps repeat (0 returns the start field);
+      by default 2 from a random start, 1 from `init_field`.
     descriptor_dim: candidates are scored on this many principal components
       of the patches (at most the patch length); None scores them exactly.
     num_pca_samples: key patches sampled to fit the principal components.
@@ -427,9 +411,11 @@ def patchmatch(
                        f'patch {patch_size}')
   steps = _as_ints('steps', steps)
   radii = _as_ints('radii', radii, len(steps))
-  if not steps or min(steps) < 1 or min(radii) < 0:
-    raise ValueError(f'steps must be positive and radii non-negative, got '
+  if not steps or min(steps) < 1 or min(radii) < 0 or max(radii) > 127:
+    raise ValueError(f'steps must be positive and radii in [0, 127], got '
                      f'{steps} and {radii}')
+  if num_passes is None:
+    num_passes = 2 if init_field is None else 1
   if num_passes < 0:
     raise ValueError(f'num_passes must be >= 0, got {num_passes}')
   if descriptor_dim is not None:
