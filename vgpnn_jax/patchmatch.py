@@ -160,12 +160,13 @@ def _pca_basis(key: jax.Array, keys: jax.Array, patch_size: Shape3, dim: int,
   return jnp.matmul(basis, vectors[:, ::-1][:, :dim], precision=_HIGHEST)
 
 
-def _descriptors(video: jax.Array, basis: jax.Array,
-                 patch_size: Shape3) -> jax.Array:
-  """Projection of every patch on `basis`: [nT*nH*nW, dim].
+def _descriptors(video: jax.Array, basis: jax.Array, patch_size: Shape3,
+                 planar: bool = False) -> jax.Array:
+  """Projection of every patch on `basis`: [nT*nH*nW, dim], or [dim, ...].
 
   One 2-D convolution over the `pt` frames of each patch stacked on channels
-  (on CPU far cheaper than a 3-D convolution or an unfold).
+  (on CPU far cheaper than a 3-D convolution or an unfold). `planar` asks
+  the convolution for the channel-major layout, with no transposed copy.
   """
   pt, ph, pw = patch_size
   channels = video.shape[-1]
@@ -176,34 +177,40 @@ def _descriptors(video: jax.Array, basis: jax.Array,
   kernel = kernel.transpose(1, 2, 0, 3, 4).reshape(ph, pw, pt * channels, dim)
   # XLA:CPU convolves up to 16 output channels directly; more go through a
   # patch matrix (im2col) 441 values per patch: 1.5 GB at 13x288x512.
+  out_spec = 'CNHW' if planar else 'NHWC'
   out = [jax.lax.conv_general_dilated(
       stacked, kernel[..., i:i + _CONV_GROUP], window_strides=(1, 1),
-      padding='VALID', dimension_numbers=('NHWC', 'HWIO', 'NHWC'),
+      padding='VALID', dimension_numbers=('NHWC', 'HWIO', out_spec),
       precision=_HIGHEST) for i in range(0, dim, _CONV_GROUP)]
+  if planar:
+    return jnp.concatenate(out, axis=0).reshape(dim, -1)
   return jnp.concatenate(out, axis=-1).reshape(-1, dim)
 
 
 def _blocked(fn, num: int, block: int, *arrays: jax.Array):
   """`fn(positions [block], *array_blocks)` over blocks of `num` positions.
 
-  Arrays are [num, ...]; the last block is padded with position num-1, and
-  the outputs (pytrees of [block, ...]) are concatenated and cut to `num`.
+  Arrays are [num, ...] and are read in place (no padded copies): the last
+  block starts at num - block, overlapping the one before it, and only its
+  new rows are kept. Outputs are pytrees of [block, ...], concatenated to
+  [num, ...]. Requires block <= num.
   """
   num_blocks = -(-num // block)
-  padded = num_blocks * block
-  xs = [jnp.pad(x, [(0, padded - num)] + [(0, 0)] * (x.ndim - 1),
-                mode='edge').reshape((num_blocks, block) + x.shape[1:])
-        for x in arrays]
-  starts = jnp.arange(num_blocks, dtype=jnp.int32) * block
 
-  def run(args):
-    start, *blocks = args
-    positions = jnp.minimum(start + jnp.arange(block, dtype=jnp.int32),
-                            num - 1)
+  def run(index):
+    start = jnp.minimum(index * block, num - block)
+    positions = start + jnp.arange(block, dtype=jnp.int32)
+    blocks = [jax.lax.dynamic_slice_in_dim(x, start, block) for x in arrays]
     return fn(positions, *blocks)
 
-  out = jax.lax.map(run, (starts, *xs))
-  return jax.tree.map(lambda o: o.reshape((padded,) + o.shape[2:])[:num], out)
+  out = jax.lax.map(run, jnp.arange(num_blocks, dtype=jnp.int32))
+  fresh = num - (num_blocks - 1) * block  # rows of the last block not seen
+
+  def assemble(o):
+    return jnp.concatenate([o[:-1].reshape((-1,) + o.shape[2:]),
+                            o[-1, block - fresh:]])
+
+  return jax.tree.map(assemble, out)
 
 
 @functools.partial(
@@ -250,7 +257,7 @@ def _patchmatch(key, queries, keys, init_field, patch_size, steps, radii,
     q_desc = _descriptors(queries, basis, patch_size)  # [num_q, D]
     # Planar: XLA:CPU gathers scalars from a 1-D array several times faster
     # than rows of a 2-D one.
-    k_desc = _descriptors(keys, basis, patch_size).T  # [D, num_k]
+    k_desc = _descriptors(keys, basis, patch_size, planar=True)  # [D, num_k]
 
     def score(q_pos, q_d, cands):
       """[B], [B, D], [B, K] flat key corners -> [B, K] descriptor SSD."""
