@@ -79,22 +79,32 @@ def unfold(video: jax.typing.ArrayLike,
 # Columns selected together by `_lower_median`: the block of values (P x this)
 # stays in cache across the bisection rounds.
 _MEDIAN_BLOCK = 1 << 17
+# Bisection rounds between two convergence checks (a check costs two passes).
+_ROUNDS_PER_CHECK = 3
 
 
-def _sum_rows(rows: Sequence[jax.Array]) -> jax.Array:
-  # A chain of elementwise ops fuses into one loop over the P rows: about 7x
-  # faster on XLA:CPU than a reduction over the leading axis.
-  total = rows[0]
-  for row in rows[1:]:
-    total = total + row
-  return total
+def _accumulate(values: jax.Array, fn, combine, init: jax.Array) -> jax.Array:
+  """`combine` of `fn(values[p])` over the P rows of `values`, by a loop.
+
+  A loop over rows, each an elementwise op on a whole row, runs about 7x
+  faster on XLA:CPU than a reduction over the leading axis, and compiles in a
+  fraction of the time of the same chain unrolled.
+  """
+  return jax.lax.fori_loop(
+      0, values.shape[0], lambda p, acc: combine(acc, fn(values[p])), init,
+      unroll=7)
 
 
-def _min_rows(rows: Sequence[jax.Array]) -> jax.Array:
-  smallest = rows[0]
-  for row in rows[1:]:
-    smallest = jnp.minimum(smallest, row)
-  return smallest
+def _count_rows(values: jax.Array, fn) -> jax.Array:
+  """[P, B] -> [B] int32: for how many rows p `fn(values[p])` holds."""
+  return _accumulate(values, lambda row: fn(row).astype(jnp.int32),
+                     jnp.add, jnp.zeros(values.shape[1:], jnp.int32))
+
+
+def _min_rows(values: jax.Array, fn=lambda row: row) -> jax.Array:
+  """[P, B] -> [B]: the minimum over rows of `fn(values[p])`."""
+  return _accumulate(values, fn, jnp.minimum,
+                     jnp.full(values.shape[1:], jnp.inf, values.dtype))
 
 
 def _select_block(values: jax.Array, rank: jax.Array) -> jax.Array:
@@ -106,23 +116,22 @@ def _select_block(values: jax.Array, rank: jax.Array) -> jax.Array:
   whose covering patches agree (the common case) stop at once; the others
   after about log2(range / gap to the neighbouring value) rounds.
   """
-  rows = [values[p] for p in range(values.shape[0])]
   target = rank + 1
 
   def count_at_most(threshold):
-    return _sum_rows([(row <= threshold).astype(jnp.int32) for row in rows])
+    return _count_rows(values, lambda row: row <= threshold)
 
   def smallest_above(lo):
-    above = _min_rows([jnp.where(row > lo, row, jnp.inf) for row in rows])
+    above = _min_rows(values, lambda row: jnp.where(row > lo, row, jnp.inf))
     return above, count_at_most(above) >= target
 
-  smallest = _min_rows(rows)
+  smallest = _min_rows(values)
   lo = smallest - (jnp.abs(smallest) + 1)  # below every value
-  hi = -_min_rows([jnp.where(row < jnp.inf, -row, jnp.inf) for row in rows])
+  hi = -_min_rows(values, lambda row: jnp.where(row < jnp.inf, -row, jnp.inf))
 
   def bisect(state):
     lo, hi, _, _, rounds = state
-    for _ in range(3):  # three cheap rounds per convergence check
+    for _ in range(_ROUNDS_PER_CHECK):
       mid = lo + (hi - lo) * 0.5
       enough = count_at_most(mid) >= target
       lo, hi = jnp.where(enough, lo, mid), jnp.where(enough, mid, hi)
@@ -235,8 +244,7 @@ def _fold_median(corners: jax.Array, delta: jax.Array, values: jax.Array,
     # Moving P first on the indices is cheaper than on the gathered values.
     proposals = values[jnp.moveaxis(index, 2, 0)]  # [P, H, W, C]
     proposals = proposals.reshape(index.shape[-1], -1)
-    count = _sum_rows([(row < jnp.inf).astype(jnp.int32) for row in
-                       proposals])
+    count = _count_rows(proposals, lambda row: row < jnp.inf)
     median = _lower_median(proposals, (count - 1) // 2)
     return median.reshape(height, width, channels)
 
