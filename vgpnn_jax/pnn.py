@@ -22,6 +22,7 @@ import numpy as np
 
 from vgpnn_jax import nn
 from vgpnn_jax import patches as patches_lib
+from vgpnn_jax import patchmatch
 
 KEYS_RULES = ('vgpnn', 'gpnn')
 SEARCHES = ('exact', 'patchmatch')
@@ -82,7 +83,6 @@ def _exact_field(queries: jax.Array, keys: jax.Array,
 def _patchmatch_field(key: jax.Array, queries: jax.Array, keys: jax.Array,
                       field: jax.Array | None,
                       options: StepOptions) -> jax.Array:
-  from vgpnn_jax import patchmatch  # pylint: disable=g-import-not-at-top
   field, _ = patchmatch.patchmatch(key, queries, keys,
                                    patch_size=options.patch_size,
                                    init_field=field)
