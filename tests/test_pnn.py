@@ -1,5 +1,7 @@
 """Tests of one level step against a NumPy reference."""
 
+import functools
+
 from absl.testing import absltest
 from absl.testing import parameterized
 import jax
@@ -56,15 +58,27 @@ class LevelStepTest(parameterized.TestCase):
     self.assertGreater(float(np.abs(outs[0] - outs[1]).max()), 1e-3)
 
   def test_compiles_once_per_shape(self):
-    options = pnn.StepOptions(patch_size=(3, 3, 3), num_iters=2,
-                              chunk_size=77)
-    step = pnn.compiled_step(options)
+    # J iterations and repeated calls share one compiled iteration program.
+    kwargs = dict(patch_size=(3, 3, 3), num_iters=3, chunk_size=77)
+    iteration = pnn.compiled_iteration(pnn.StepOptions(**kwargs))
     video = _smooth((4, 8, 8, 3), 6)
     for seed in range(3):
-      step(jax.random.key(seed), video + seed, video, video, None)
-    self.assertEqual(step._cache_size(), 1)
-    step(jax.random.key(0), _smooth((4, 9, 8, 3), 7), video, video, None)
-    self.assertEqual(step._cache_size(), 2)
+      pnn.level_step(jax.random.key(seed), video + seed, video, video,
+                     **kwargs)
+    self.assertEqual(iteration._cache_size(), 1)
+    pnn.level_step(jax.random.key(0), _smooth((4, 9, 8, 3), 7), video, video,
+                   **kwargs)
+    self.assertEqual(iteration._cache_size(), 2)
+
+  def test_level_step_under_jit_equals_eager(self):
+    video = _smooth((4, 8, 9, 3), 9)
+    queries = video + 0.1 * _smooth((4, 8, 9, 3), 10)
+    step = functools.partial(pnn.level_step, patch_size=(3, 3, 3),
+                             num_iters=2, search='patchmatch')
+    eager = step(jax.random.key(1), queries, video, video)
+    jitted = jax.jit(step)(jax.random.key(1), queries, video, video)
+    np.testing.assert_allclose(jitted[0], eager[0], atol=1e-6)
+    np.testing.assert_array_equal(jitted[1], eager[1])
 
   def test_identity_when_queries_equal_keys(self):
     video = _smooth((4, 9, 10, 3), 8)

@@ -15,6 +15,9 @@ level (as blurred as the queries), values are this input level (DESIGN.md §1).
 vmap level by level, which also reports progress.
 """
 
+import concurrent.futures
+import functools
+import os
 import time
 from typing import Callable, NamedTuple, Sequence
 
@@ -22,6 +25,8 @@ import jax
 import jax.numpy as jnp
 
 from vgpnn_jax import errors
+from vgpnn_jax import patches as patches_lib
+from vgpnn_jax import patchmatch
 from vgpnn_jax import pnn
 from vgpnn_jax import pyramid
 from vgpnn_jax import resampling as resize_lib
@@ -180,46 +185,196 @@ def _check_video(video: jax.Array) -> jax.Array:
 ProgressFn = Callable[[int, int, Level, jax.Array], None]
 
 
+class _LevelProgram(NamedTuple):
+  """Static description of one level's compiled program (a jit cache key)."""
+  options: pnn.StepOptions
+  output_size: pyramid.Size
+  coarse_key_grid: tuple[int, int, int] | None  # grid of the previous field
+  noise_std: float  # used at the coarsest level only
+
+
+def _step_options(level: Level, config: Config) -> pnn.StepOptions:
+  return pnn.StepOptions(
+      patch_size=level.patch_size, num_iters=level.num_iters,
+      reduce=config.reduce, keys_rule=config.keys_rule, search=level.search,
+      alpha=config.alpha, chunk_size=config.chunk_size)
+
+
+def _coarsest_start(key, values, program: _LevelProgram):
+  """[Tk, Hk, Wk, C] coarsest input -> (queries, keys, field) to iterate on.
+
+  The initial guess: the coarsest input resized to the output size, plus
+  Gaussian noise.
+  """
+  noise_key, field_key = jax.random.split(key)
+  start = resize_lib.resize(values, program.output_size)
+  queries = start + program.noise_std * jax.random.normal(noise_key,
+                                                          start.shape)
+  field = pnn.start_field(field_key, queries, values, program.options)
+  return queries, values, field
+
+
+def _finer_start(previous, previous_field, coarse_values, values,
+                 program: _LevelProgram):
+  """The start of a finer level: the coarser output and field, upscaled.
+
+  Args:
+    previous: [T', H', W', C] the coarser level's output.
+    previous_field: [nT', nH', nW', 3] the coarser level's field.
+    coarse_values: [T'', H'', W'', C] the coarser input level.
+    values: [Tk, Hk, Wk, C] this input level.
+    program: static sizes and options.
+
+  Returns:
+    queries [*output_size, C], keys [Tk, Hk, Wk, C] (the coarser input
+    upscaled: as blurred as the upscaled queries), field [*grid, 3].
+  """
+  options = program.options
+  queries = resize_lib.resize(previous, program.output_size)
+  keys = resize_lib.resize(coarse_values, values.shape[:3])
+  grid = patches_lib.grid_shape(program.output_size, options.patch_size)
+  if options.search == 'patchmatch':
+    # Start from the coarser level's matches rather than at random.
+    field = patchmatch.upscale_field(
+        previous_field,
+        (grid, patches_lib.grid_shape(values.shape[:3], options.patch_size)),
+        source_key_grid=program.coarse_key_grid)
+  else:
+    field = jnp.zeros(grid + (3,), jnp.int32)  # ignored by the exact search
+  return queries, keys, field
+
+
+@functools.lru_cache(maxsize=None)
+def _compiled_start(program: _LevelProgram, coarsest: bool, batched: bool):
+  """The jitted start of one level (vmapped over the batch axis)."""
+  if coarsest:
+    fn = functools.partial(_coarsest_start, program=program)
+    in_axes, out_axes = (0, None), (0, None, 0)
+  else:
+    fn = functools.partial(_finer_start, program=program)
+    in_axes, out_axes = (0, 0, None, None), (0, None, 0)
+  if batched:
+    fn = jax.vmap(fn, in_axes=in_axes, out_axes=out_axes)
+  return jax.jit(fn)
+
+
+@functools.partial(jax.jit, static_argnums=1)
+def _build_pyramid(video: jax.Array, sizes: tuple[pyramid.Size, ...]):
+  return pyramid.build_pyramid(video, sizes)
+
+
+def _programs(levels: Sequence[Level], config: Config) -> list[_LevelProgram]:
+  """The static program of every level, finest first."""
+  programs = []
+  for index, level in enumerate(levels):
+    coarse_key_grid = None
+    if index + 1 < len(levels):
+      coarser = levels[index + 1]
+      coarse_key_grid = patches_lib.grid_shape(coarser.input_size,
+                                               coarser.patch_size)
+    programs.append(_LevelProgram(_step_options(level, config),
+                                  level.output_size, coarse_key_grid,
+                                  float(config.noise_std)))
+  return programs
+
+
+def _level_specs(keys: jax.Array, levels: Sequence[Level], index: int,
+                 channels: int, batched: bool):
+  """Argument shapes of level `index`'s start and iteration programs."""
+  level = levels[index]
+  batch = keys.shape[:1] if batched else ()
+  video = lambda size: jax.ShapeDtypeStruct(size + (channels,), jnp.float32)
+  field = lambda level: jax.ShapeDtypeStruct(
+      batch + patches_lib.grid_shape(level.output_size, level.patch_size) +
+      (3,), jnp.int32)
+  key = jax.ShapeDtypeStruct(keys.shape, keys.dtype)
+  if index == len(levels) - 1:
+    start = (key, video(level.input_size))
+  else:
+    coarser = levels[index + 1]
+    start = (video(batch + coarser.output_size), field(coarser),
+             video(coarser.input_size), video(level.input_size))
+  iteration = (key, video(batch + level.output_size), video(level.input_size),
+               video(level.input_size), field(level))
+  return start, iteration
+
+
+def _compile_ahead(programs, keys: jax.Array, levels: Sequence[Level],
+                   channels: int, batched: bool):
+  """Compiles every level's programs on a thread pool, coarsest first.
+
+  XLA compiles outside the GIL, so the finer levels compile while the
+  pyramid is built, the coarser levels run, and each other: on a first run
+  (empty compilation cache) compilation is most of the time.
+
+  Returns:
+    Per level (finest first), (start, iteration) functions that wait for
+    their compiled program and call it.
+  """
+  def compile_level(index):
+    specs = _level_specs(keys, levels, index, channels, batched)
+    return tuple(fn.lower(*spec).compile()
+                 for fn, spec in zip(programs[index], specs))
+
+  pool = concurrent.futures.ThreadPoolExecutor(
+      max_workers=max(1, min(len(levels), os.cpu_count() or 1)))
+  futures = {index: pool.submit(compile_level, index)
+             for index in reversed(range(len(levels)))}
+  pool.shutdown(wait=False)
+  return [(functools.partial(_call_when_compiled, futures[index], 0),
+           functools.partial(_call_when_compiled, futures[index], 1))
+          for index in range(len(levels))]
+
+
+def _call_when_compiled(future: concurrent.futures.Future, which: int, *args):
+  return future.result()[which](*args)
+
+
+def _concrete_on_one_device(x: jax.Array) -> bool:
+  return (not isinstance(x, jax.core.Tracer) and
+          len(x.sharding.device_set) == 1)
+
+
 def _run(keys: jax.Array, video: jax.Array, config: Config, batched: bool,
          progress: ProgressFn | None) -> jax.Array:
   levels = plan_levels(video.shape[:3], config, video.shape[3])
-  inputs = pyramid.build_pyramid(video, [level.input_size for level in levels])
-  noise_key, level_keys = _split_two(keys, batched)
-  coarsest = levels[-1]
-  start = resize_lib.resize(inputs[-1], coarsest.output_size)
-  noise_shape = coarsest.output_size + (video.shape[3],)
-  if batched:
-    noise = jax.vmap(lambda k: jax.random.normal(k, noise_shape))(noise_key)
-    start = start[None]
-  else:
-    noise = jax.random.normal(noise_key, noise_shape)
-  output = start + config.noise_std * noise
-  field = None
+  coarsest = len(levels) - 1
+  static = _programs(levels, config)
+  options = [program.options for program in static]
+  programs = [(_compiled_start(program, index == coarsest, batched),
+               pnn.compiled_iteration(program.options, batched))
+              for index, program in enumerate(static)]
+  level_keys = [_fold_in(keys, index, batched)
+                for index in range(len(levels))]
+  if _concrete_on_one_device(keys) and _concrete_on_one_device(video):
+    programs = _compile_ahead(programs, level_keys[0], levels,
+                              video.shape[3], batched)
+  inputs = _build_pyramid(video,
+                          tuple(level.input_size for level in levels))
+  output = field = None
   for index in reversed(range(len(levels))):
-    level = levels[index]
-    if index == len(levels) - 1:
-      keys_video = inputs[index]
+    start, iteration = programs[index]
+    start_key, key = _split(level_keys[index], batched)
+    if index == coarsest:
+      output, keys_video, field = start(start_key, inputs[index])
     else:
-      output = _resize_queries(output, level.output_size, batched)
-      keys_video = resize_lib.resize(inputs[index + 1], level.input_size)
-      field = None  # a finer level's grid differs; PatchMatch starts afresh
-    step = pnn.compiled_step(
-        pnn.StepOptions(patch_size=level.patch_size, num_iters=level.num_iters,
-                        reduce=config.reduce, keys_rule=config.keys_rule,
-                        search=level.search, alpha=config.alpha,
-                        chunk_size=config.chunk_size), batched)
-    level_key = _fold_in(level_keys, index, batched)
-    output, field = step(level_key, output, keys_video, inputs[index], field)
+      output, keys_video, field = start(output, field, inputs[index + 1],
+                                        inputs[index])
+    for i in range(levels[index].num_iters):
+      output, field = iteration(
+          _fold_in(key, i, batched), output,
+          pnn.iteration_keys(keys_video, inputs[index], i, options[index]),
+          inputs[index], field)
     if progress is not None:
-      progress(len(levels) - 1 - index, len(levels), level, output)
+      progress(len(levels) - 1 - index, len(levels), levels[index], output)
   return output
 
 
-def _split_two(keys: jax.Array, batched: bool) -> tuple[jax.Array, jax.Array]:
+def _split(keys: jax.Array, batched: bool) -> tuple[jax.Array, jax.Array]:
   if batched:
-    pairs = jax.vmap(lambda k: jax.random.split(k, 2))(keys)
+    pairs = jax.vmap(jax.random.split)(keys)
     return pairs[:, 0], pairs[:, 1]
-  pair = jax.random.split(keys, 2)
+  pair = jax.random.split(keys)
   return pair[0], pair[1]
 
 
@@ -227,13 +382,6 @@ def _fold_in(keys: jax.Array, index: int, batched: bool) -> jax.Array:
   if batched:
     return jax.vmap(lambda k: jax.random.fold_in(k, index))(keys)
   return jax.random.fold_in(keys, index)
-
-
-def _resize_queries(output: jax.Array, size: pyramid.Size,
-                    batched: bool) -> jax.Array:
-  if batched:
-    return resize_lib.resize(output, (output.shape[0],) + tuple(size))
-  return resize_lib.resize(output, size)
 
 
 def generate(key: jax.Array,

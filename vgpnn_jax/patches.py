@@ -8,8 +8,9 @@ middle value for an even count, as torch does) or the **mean**.
 
 Two folds share one implementation: `fold` takes an array of patch vectors;
 `fold_field` takes a nearest-neighbour field (for every output patch, the
-corner of a patch in a values video) and never unfolds anything. Both work one
-output frame at a time: memory is the patch volume times one frame.
+corner of a patch in a values video) and never unfolds anything. Both loop over
+the patch offsets, so memory is a few copies of the video, never the patch
+volume times the video.
 """
 
 import functools
@@ -76,9 +77,9 @@ def unfold(video: jax.typing.ArrayLike,
   return _unfold(video, _check_patch(video.shape[:3], patch_size))
 
 
-# Columns selected together by `_lower_median`: the block of values (P x this)
-# stays in cache across the bisection rounds.
-_MEDIAN_BLOCK = 1 << 17
+# Voxels (all channels) selected together where the median fold's cheap
+# check fails: a [P, block x C] array stays within the last-level cache.
+_UNRESOLVED_BLOCK = 4096
 # Bisection rounds between two convergence checks (a check costs two passes).
 _ROUNDS_PER_CHECK = 3
 
@@ -145,30 +146,11 @@ def _select_block(values: jax.Array, rank: jax.Array) -> jax.Array:
   return state[2]
 
 
-def _lower_median(values: jax.Array, rank: jax.Array) -> jax.Array:
-  """Exact `rank`-th smallest value along axis 0.
-
-  Sorting 147 values per voxel is slow on XLA:CPU; bisection on the value,
-  block by block of columns, selects the exact value with a few counting
-  passes instead.
-
-  Args:
-    values: [P, N] float32; missing entries are +inf.
-    rank: [N] int32, the 0-based rank wanted (below the count of finite ones).
-
-  Returns:
-    [N] float32, the value of that rank.
-  """
-  count, size = values.shape
-  block = min(_MEDIAN_BLOCK, size)
-  num_blocks = -(-size // block)
-  pad = num_blocks * block - size
-  values = jnp.pad(values, ((0, 0), (0, pad)))  # zeros: a harmless column
-  rank = jnp.pad(rank, (0, pad))
-  blocks = values.reshape(count, num_blocks, block).transpose(1, 0, 2)
-  selected = jax.lax.map(lambda b: _select_block(*b),
-                         (blocks, rank.reshape(num_blocks, block)))
-  return selected.reshape(-1)[:size]
+def _coverage_counts(grid: PatchSize, patch_size: PatchSize) -> np.ndarray:
+  """[T, H, W] int32: how many patches cover each voxel of the folded video."""
+  counts = [np.convolve(np.ones(n, np.int32), np.ones(p, np.int32))
+            for n, p in zip(grid, patch_size)]
+  return np.einsum('i,j,k->ijk', *counts)
 
 
 def _fold_mean(offset_values, grid: PatchSize, channels: int,
@@ -198,22 +180,21 @@ def _fold_mean(offset_values, grid: PatchSize, channels: int,
 
   total = jax.lax.fori_loop(0, offsets.shape[0], add_offset,
                             jnp.zeros(out_size + (channels,), dtype))
-  # How many patches cover each voxel: a product of per-axis counts.
-  counts = [np.convolve(np.ones(n), np.ones(p)) for n, p in
-            zip(grid, patch_size)]
-  count = np.einsum('i,j,k->ijk', *counts)[..., None]
+  count = _coverage_counts(grid, patch_size)[..., None]
   return total / jnp.asarray(count, dtype)
 
 
 def _fold_median(corners: jax.Array, delta: jax.Array, values: jax.Array,
                  patch_size: PatchSize) -> jax.Array:
-  """Median fold, one output frame at a time.
+  """Median fold: a cheap exact check first, exact selection where it fails.
 
   The value that patch q proposes for voxel q + d is `values[corners[q] +
-  delta[d]]`. For output voxel v the P proposals come from the patches at
-  v - d: unfolding the (padded) corner field gathers their indices with a few
-  shifted slices, one gather reads the values, and the lower median is
-  selected along P. Memory is P x one frame, whatever the number of frames.
+  delta[d]]`. Where the chosen patches agree (most voxels of a coherent
+  output), the median is the value the most central covering patch proposes.
+  That candidate is exactly the lower median iff fewer than rank+1 proposals
+  are below it and at least rank+1 are at most it, which one pass over the P
+  offsets counts (as cheap as the mean fold). Only the voxels that fail the
+  check gather their P proposals, in blocks, for the bisection.
 
   Args:
     corners: [nT, nH, nW] int32, per patch, a flat row index into `values`.
@@ -224,31 +205,71 @@ def _fold_median(corners: jax.Array, delta: jax.Array, values: jax.Array,
   Returns:
     [nT+pt-1, nH+ph-1, nW+pw-1, C] the folded video.
   """
-  nt, nh, nw = corners.shape
-  pt, ph, pw = patch_size
-  height, width = nh + ph - 1, nw + pw - 1
+  grid = corners.shape
+  out_size = tuple(n + p - 1 for n, p in zip(grid, patch_size))
   channels = values.shape[-1]
+  offsets = patch_offsets(patch_size)
+  rank = jnp.asarray((_coverage_counts(grid, patch_size) - 1) // 2)
+
+  # The candidate: what the most central patch covering the voxel proposes.
+  central = [np.clip(p // 2, np.arange(n + p - 1) - (n - 1),
+                     np.arange(n + p - 1)) for n, p in zip(grid, patch_size)]
+  central_corners = corners[np.ix_(*[np.arange(n + p - 1) - d for n, p, d in
+                                     zip(grid, patch_size, central)])]
+  central_delta = delta.reshape(patch_size)[np.ix_(*central)]
+  candidate = values[central_corners + central_delta]  # [T, H, W, C]
+
+  # Counts of proposals below (low byte) and at most (high byte) the
+  # candidate, packed in one array: both are at most P < 2^15.
+  offsets_jnp = jnp.asarray(offsets)
+  zero = jnp.zeros((), jnp.int32)
+
+  def count_offset(p, packed):
+    start = (offsets_jnp[p, 0], offsets_jnp[p, 1], offsets_jnp[p, 2], zero)
+    plane = values[corners + delta[p]]  # [nT, nH, nW, C]
+    here = jax.lax.dynamic_slice(candidate, start, grid + (channels,))
+    current = jax.lax.dynamic_slice(packed, start, grid + (channels,))
+    step = (plane < here).astype(jnp.int32) + (
+        (plane <= here).astype(jnp.int32) << 16)
+    return jax.lax.dynamic_update_slice(packed, current + step, start)
+
+  packed = jax.lax.fori_loop(0, offsets.shape[0], count_offset,
+                             jnp.zeros(out_size + (channels,), jnp.int32))
+  below, at_most = packed & 0xFFFF, packed >> 16
+  resolved = (below <= rank[..., None]) & (at_most > rank[..., None])
+
+  # Exact selection for the rest, compacted into blocks of voxels.
+  num_voxels = int(np.prod(out_size))
+  unresolved = ~jnp.all(resolved, axis=-1).reshape(-1)
+  block = min(_UNRESOLVED_BLOCK, num_voxels)
+  num_blocks = -(-num_voxels // block)
+  ids = jnp.nonzero(unresolved, size=num_blocks * block,
+                    fill_value=num_voxels)[0].astype(jnp.int32)
   missing = values.shape[0]  # index of an appended +inf row
-  values = jnp.concatenate([values, jnp.full((1, channels), jnp.inf,
-                                             values.dtype)])
-  padded = jnp.pad(corners, [(p - 1, p - 1) for p in patch_size],
-                   constant_values=-1)
-  # Window element k of output voxel v is the patch at v + k - (p - 1), i.e.
-  # offset d = (p - 1) - k: reverse the offsets to match.
-  delta = delta.reshape(patch_size)[::-1, ::-1, ::-1].reshape(-1)
+  values_ext = jnp.concatenate([values, jnp.full((1, channels), jnp.inf,
+                                                 values.dtype)])
+  flat_corners = corners.reshape(-1)
+  flat_rank = rank.reshape(-1)
 
-  def fold_frame(t):
-    window = jax.lax.dynamic_slice_in_dim(padded, t, pt, axis=0)
-    window = _unfold(window[..., None], patch_size)[0]  # [H, W, P]
-    index = jnp.where(window >= 0, window + delta[None, None, :], missing)
-    # Moving P first on the indices is cheaper than on the gathered values.
-    proposals = values[jnp.moveaxis(index, 2, 0)]  # [P, H, W, C]
-    proposals = proposals.reshape(index.shape[-1], -1)
-    count = _count_rows(proposals, lambda row: row < jnp.inf)
-    median = _lower_median(proposals, (count - 1) // 2)
-    return median.reshape(height, width, channels)
+  def select(b, output):
+    voxel = jax.lax.dynamic_slice_in_dim(ids, b * block, block)  # [B]
+    position = jnp.unravel_index(jnp.minimum(voxel, num_voxels - 1), out_size)
+    corner = [x[None, :] - o[:, None] for x, o in zip(position, offsets.T)]
+    valid = functools.reduce(jnp.logical_and, [(c >= 0) & (c < n) for c, n in
+                                               zip(corner, grid)])
+    corner = [jnp.clip(c, 0, n - 1) for c, n in zip(corner, grid)]
+    flat = (corner[0] * grid[1] + corner[1]) * grid[2] + corner[2]
+    index = jnp.where(valid, flat_corners[flat] + delta[:, None], missing)
+    proposals = values_ext[index].reshape(offsets.shape[0], -1)  # [P, B*C]
+    column_rank = jnp.repeat(flat_rank[jnp.minimum(voxel, num_voxels - 1)],
+                             channels)
+    median = _select_block(proposals, column_rank).reshape(block, channels)
+    return output.at[voxel].set(median, mode='drop')
 
-  return jax.lax.map(fold_frame, jnp.arange(nt + pt - 1, dtype=jnp.int32))
+  num_unresolved = jnp.sum(unresolved, dtype=jnp.int32)
+  output = jax.lax.fori_loop(0, (num_unresolved + block - 1) // block, select,
+                             candidate.reshape(num_voxels, channels))
+  return output.reshape(out_size + (channels,))
 
 
 def _check_reduce(reduce: str) -> None:
