@@ -25,6 +25,7 @@ import jax
 import jax.numpy as jnp
 
 from vgpnn_jax import errors
+from vgpnn_jax import executable_cache
 from vgpnn_jax import patches as patches_lib
 from vgpnn_jax import patchmatch
 from vgpnn_jax import pnn
@@ -258,9 +259,10 @@ def _compiled_start(program: _LevelProgram, coarsest: bool, batched: bool):
   return jax.jit(fn)
 
 
-@functools.partial(jax.jit, static_argnums=1)
-def _build_pyramid(video: jax.Array, sizes: tuple[pyramid.Size, ...]):
-  return pyramid.build_pyramid(video, sizes)
+@functools.lru_cache(maxsize=None)
+def _pyramid_program(sizes: tuple[pyramid.Size, ...]):
+  """The jitted pyramid for these level sizes: one program, not 15 resizes."""
+  return jax.jit(functools.partial(pyramid.build_pyramid, sizes=sizes))
 
 
 def _programs(levels: Sequence[Level], config: Config) -> list[_LevelProgram]:
@@ -299,8 +301,8 @@ def _level_specs(keys: jax.Array, levels: Sequence[Level], index: int,
   return start, iteration
 
 
-def _compile_ahead(programs, keys: jax.Array, levels: Sequence[Level],
-                   channels: int, batched: bool):
+def _compile_ahead(programs, descriptions: Sequence[str], keys: jax.Array,
+                   levels: Sequence[Level], channels: int, batched: bool):
   """Compiles every level's programs on a thread pool, coarsest first.
 
   XLA compiles outside the GIL, so the finer levels compile while the
@@ -312,9 +314,12 @@ def _compile_ahead(programs, keys: jax.Array, levels: Sequence[Level],
     their compiled program and call it.
   """
   def compile_level(index):
+    description = descriptions[index]
     specs = _level_specs(keys, levels, index, channels, batched)
-    return tuple(fn.lower(*spec).compile()
-                 for fn, spec in zip(programs[index], specs))
+    return tuple(
+        executable_cache.compile_program(fn, spec, f'{name} {description}')
+        for fn, spec, name in zip(programs[index], specs,
+                                  ('start', 'iteration')))
 
   pool = concurrent.futures.ThreadPoolExecutor(
       max_workers=max(1, min(len(levels), os.cpu_count() or 1)))
@@ -330,9 +335,10 @@ def _call_when_compiled(future: concurrent.futures.Future, which: int, *args):
   return future.result()[which](*args)
 
 
-def _concrete_on_one_device(x: jax.Array) -> bool:
+def _concrete_on_default_device(x: jax.Array) -> bool:
+  """Whether programs for `x` can be compiled ahead (not traced or sharded)."""
   return (not isinstance(x, jax.core.Tracer) and
-          len(x.sharding.device_set) == 1)
+          x.sharding.device_set == {jax.devices()[0]})
 
 
 def _run(keys: jax.Array, video: jax.Array, config: Config, batched: bool,
@@ -346,11 +352,21 @@ def _run(keys: jax.Array, video: jax.Array, config: Config, batched: bool,
               for index, program in enumerate(static)]
   level_keys = [_fold_in(keys, index, batched)
                 for index in range(len(levels))]
-  if _concrete_on_one_device(keys) and _concrete_on_one_device(video):
-    programs = _compile_ahead(programs, level_keys[0], levels,
+  concrete = (_concrete_on_default_device(keys) and
+              _concrete_on_default_device(video))
+  if concrete:
+    descriptions = [f'{program!r} coarsest={index == coarsest} '
+                    f'batched={batched}'
+                    for index, program in enumerate(static)]
+    programs = _compile_ahead(programs, descriptions, level_keys[0], levels,
                               video.shape[3], batched)
-  inputs = _build_pyramid(video,
-                          tuple(level.input_size for level in levels))
+  sizes = tuple(level.input_size for level in levels)
+  build_pyramid = _pyramid_program(sizes)
+  if concrete:
+    build_pyramid = executable_cache.compile_program(
+        build_pyramid, [jax.ShapeDtypeStruct(video.shape, video.dtype)],
+        f'pyramid {sizes}')
+  inputs = build_pyramid(video)
   output = field = None
   for index in reversed(range(len(levels))):
     start, iteration = programs[index]
