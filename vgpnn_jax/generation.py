@@ -25,7 +25,6 @@ import jax
 import jax.numpy as jnp
 
 from vgpnn_jax import errors
-from vgpnn_jax import executable_cache
 from vgpnn_jax import patches as patches_lib
 from vgpnn_jax import patchmatch
 from vgpnn_jax import pnn
@@ -301,8 +300,8 @@ def _level_specs(keys: jax.Array, levels: Sequence[Level], index: int,
   return start, iteration
 
 
-def _compile_ahead(programs, descriptions: Sequence[str], keys: jax.Array,
-                   levels: Sequence[Level], channels: int, batched: bool):
+def _compile_ahead(programs, keys: jax.Array, levels: Sequence[Level],
+                   channels: int, batched: bool):
   """Compiles every level's programs on a thread pool, coarsest first.
 
   XLA compiles outside the GIL, so the finer levels compile while the
@@ -314,12 +313,9 @@ def _compile_ahead(programs, descriptions: Sequence[str], keys: jax.Array,
     their compiled program and call it.
   """
   def compile_level(index):
-    description = descriptions[index]
     specs = _level_specs(keys, levels, index, channels, batched)
-    return tuple(
-        executable_cache.compile_program(fn, spec, f'{name} {description}')
-        for fn, spec, name in zip(programs[index], specs,
-                                  ('start', 'iteration')))
+    return tuple(fn.lower(*spec).compile()
+                 for fn, spec in zip(programs[index], specs))
 
   pool = concurrent.futures.ThreadPoolExecutor(
       max_workers=max(1, min(len(levels), os.cpu_count() or 1)))
@@ -352,21 +348,12 @@ def _run(keys: jax.Array, video: jax.Array, config: Config, batched: bool,
               for index, program in enumerate(static)]
   level_keys = [_fold_in(keys, index, batched)
                 for index in range(len(levels))]
-  concrete = (_concrete_on_default_device(keys) and
-              _concrete_on_default_device(video))
-  if concrete:
-    descriptions = [f'{program!r} coarsest={index == coarsest} '
-                    f'batched={batched}'
-                    for index, program in enumerate(static)]
-    programs = _compile_ahead(programs, descriptions, level_keys[0], levels,
+  if (_concrete_on_default_device(keys) and
+      _concrete_on_default_device(video)):
+    programs = _compile_ahead(programs, level_keys[0], levels,
                               video.shape[3], batched)
   sizes = tuple(level.input_size for level in levels)
-  build_pyramid = _pyramid_program(sizes)
-  if concrete:
-    build_pyramid = executable_cache.compile_program(
-        build_pyramid, [jax.ShapeDtypeStruct(video.shape, video.dtype)],
-        f'pyramid {sizes}')
-  inputs = build_pyramid(video)
+  inputs = _pyramid_program(sizes)(video)
   output = field = None
   for index in reversed(range(len(levels))):
     start, iteration = programs[index]
