@@ -75,6 +75,7 @@ def test_scale_retargets(tmp_path, video_path):
     (['generate', '{video}', '--patch', '3,25,25'], 'smaller than the'),
     (['generate', '{video}', '--out', '{file}/sub'], 'cannot write'),
     (['generate', '{video}', '--num', '0'], '--num'),
+    (['generate', '{video}', '--num', '1000000'], 'fewer variations'),
     (['generate', '{corrupt}'], 'corrupt.mp4'),
 ])
 def test_bad_input_exits_2_with_one_message(tmp_path, video_path, capsys,

@@ -165,6 +165,7 @@ def _run_generate(args: argparse.Namespace) -> None:
   from vgpnn_jax import errors  # pylint: disable=g-import-not-at-top
   from vgpnn_jax import generation  # pylint: disable=g-import-not-at-top
   from vgpnn_jax import io  # pylint: disable=g-import-not-at-top
+  from vgpnn_jax import memory  # pylint: disable=g-import-not-at-top
 
   say = (lambda *a: None) if args.quiet else print
   if args.num < 1:
@@ -186,6 +187,9 @@ def _run_generate(args: argparse.Namespace) -> None:
   video, fps = io.read_video(args.input, max_size=args.max_size, start=first,
                              stop=stop, step=step)
   levels = generation.plan_levels(video.shape[:3], config)
+  # Refuse up front, with a smaller request to try, what cannot fit.
+  memory.check_fits(levels, video.shape[3], args.num,
+                    chunk_size=config.chunk_size, config=config)
   t, h, w = levels[0].output_size
   say(f'input {args.input}: {video.shape[0]} frames of '
       f'{video.shape[1]}x{video.shape[2]} at {fps:g} fps; '

@@ -1,0 +1,265 @@
+"""Tests of the memory estimate: against real runs, monotone, the refusal."""
+
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+from absl.testing import absltest
+from absl.testing import parameterized
+
+import vgpnn_jax
+from vgpnn_jax import errors
+from vgpnn_jax import memory
+
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_GIB = 2**30
+
+# One generation in a fresh process, on a smooth moving video; prints the
+# output's shape.
+_CHILD = """
+import json, sys
+import jax, numpy as np
+import vgpnn_jax
+size, overrides = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+t, y, x = np.meshgrid(*[np.arange(n) / n for n in size], indexing='ij')
+phase = np.array([0.0, 2.0, 4.0])
+video = 0.5 + 0.4 * np.sin(9 * x[..., None] + 5 * y[..., None] +
+                           3 * t[..., None] + phase)
+out = vgpnn_jax.generate(jax.random.key(0), video.astype(np.float32),
+                         **overrides)
+jax.block_until_ready(out)
+# VmHWM: this program's own peak. ru_maxrss would also count the parent's
+# pages shared between fork and exec (a large pytest process).
+with open('/proc/self/status') as f:
+  peak_kib = [int(l.split()[1]) for l in f if l.startswith('VmHWM:')][0]
+print(json.dumps([out.shape, peak_kib * 1024]))
+"""
+
+# Small, quick runs (two levels, one iteration): a video on the exact
+# search, one on PatchMatch (the process and compilation are most of their
+# peak), and an image whose exact search compares all queries at once, so
+# that a 300 MiB distance block is about half of its peak.
+_RUNS = {
+    'exact': ((5, 32, 48), dict(max_levels=2, num_iters=1)),
+    'patchmatch': ((7, 48, 80), dict(max_levels=2, num_iters=1)),
+    'image': ((1, 64, 96), dict(max_levels=2, num_iters=1, chunk_size=8192)),
+}
+
+# The estimate may exceed the measured peak by this much: 1.17-1.26x on these
+# runs, 1.08-1.40x on others up to 13x720x1280 (experiments/bench_memory.py):
+# the fixed costs are rounded up (runs vary by +-60 MiB), the arrays get a
+# 10% margin on formulas 0-30% above XLA's own buffer sizes.
+_LOOSEST = 1.5
+
+
+def _start(size, overrides):
+  env = dict(os.environ, JAX_PLATFORMS='cpu',
+             PYTHONPATH=os.pathsep.join(filter(None, [
+                 _ROOT, os.environ.get('PYTHONPATH')])))
+  env.pop('XLA_FLAGS', None)  # conftest's fake devices are not a real run
+  errors_file = tempfile.TemporaryFile('w+')
+  child = subprocess.Popen(
+      [sys.executable, '-c', _CHILD, json.dumps(size), json.dumps(overrides)],
+      stdout=subprocess.PIPE, stderr=errors_file, text=True, env=env)
+  return child, errors_file
+
+
+def _finish(child, errors_file):
+  """The child's output shape and its own peak resident memory in bytes."""
+  stdout = child.stdout.read()
+  child.wait()
+  child.stdout.close()
+  errors_file.seek(0)
+  message = errors_file.read()[-3000:]
+  errors_file.close()
+  if child.returncode:
+    raise AssertionError(f'generation failed:\n{message}')
+  shape, peak = json.loads(stdout.strip().splitlines()[-1])
+  return shape, peak
+
+
+def _plan(size, **overrides):
+  config = vgpnn_jax.make_config(**overrides)
+  return vgpnn_jax.plan_levels(size, config, 3), config
+
+
+class EstimateAgainstRunsTest(parameterized.TestCase):
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    # All runs at once: each measures its own process.
+    started = {name: _start(size, overrides)
+               for name, (size, overrides) in _RUNS.items()}
+    cls.results = {name: _finish(*run) for name, run in started.items()}
+
+  @parameterized.parameters(*_RUNS)
+  def test_upper_bound_and_not_loose(self, name):
+    size, overrides = _RUNS[name]
+    shape, measured = self.results[name]
+    self.assertEqual(tuple(shape), size + (3,))
+    levels, config = _plan(size, **overrides)
+    estimate = memory.estimate_bytes(levels, 3, chunk_size=config.chunk_size,
+                                     platform='cpu')
+    report = (f'{name}: estimate {estimate / 2**20:.0f} MiB, measured '
+              f'{measured / 2**20:.0f} MiB')
+    self.assertLessEqual(measured, estimate, report)
+    self.assertLessEqual(estimate, _LOOSEST * measured, report)
+
+
+class EstimateTest(parameterized.TestCase):
+
+  @parameterized.parameters('exact', 'patchmatch')
+  def test_monotone_in_size(self, search):
+    sizes = [(5, 24, 40), (5, 48, 80), (9, 48, 80), (9, 96, 160),
+             (13, 96, 160), (13, 144, 256)]
+    estimates = [memory.estimate_bytes(_plan(size, search=search)[0], 3,
+                                       platform='cpu') for size in sizes]
+    self.assertTrue(all(a < b for a, b in zip(estimates, estimates[1:])),
+                    estimates)
+
+  def test_monotone_in_size_with_auto_search(self):
+    # 'auto' trades a level's exact search for PatchMatch as it grows, which
+    # can need less: compare sizes far apart.
+    sizes = [(13, 72, 128), (13, 144, 256), (13, 288, 512), (13, 720, 1280)]
+    estimates = [memory.estimate_bytes(_plan(size)[0], 3, platform='cpu')
+                 for size in sizes]
+    self.assertTrue(all(a < b for a, b in zip(estimates, estimates[1:])),
+                    estimates)
+
+  def test_monotone_in_batch(self):
+    levels, _ = _plan((13, 144, 256))
+    estimates = [memory.estimate_bytes(levels, 3, batch, platform='cpu')
+                 for batch in range(1, 9)]
+    self.assertTrue(all(a < b for a, b in zip(estimates, estimates[1:])),
+                    estimates)
+
+  def test_accelerator_counts_arrays_only(self):
+    levels, _ = _plan((13, 144, 256))
+    gpu = memory.estimate_bytes(levels, 3, platform='gpu')
+    cpu = memory.estimate_bytes(levels, 3, platform='cpu')
+    self.assertLess(gpu, cpu - 300 * 2**20)  # no process or compile costs
+    self.assertGreater(gpu, 13 * 144 * 256 * 3 * 4)
+
+  def test_rejects_bad_arguments(self):
+    levels, _ = _plan((5, 32, 48))
+    with self.assertRaises(ValueError):
+      memory.estimate_bytes([], 3)
+    with self.assertRaises(ValueError):
+      memory.estimate_bytes(levels, 3, 0)
+
+  def test_available_bytes_on_cpu(self):
+    available = memory.available_bytes()
+    self.assertIsInstance(available, int)
+    total = os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES')
+    self.assertBetween(available, 1, total)
+
+  def test_container_limit(self):
+    with tempfile.TemporaryDirectory() as root:
+      self.assertIsNone(memory._cgroup_available(root))
+      for name, text in (('memory.max', 'max\n'),
+                         ('memory.current', '3000\n')):
+        with open(os.path.join(root, name), 'w') as f:
+          f.write(text)
+      self.assertIsNone(memory._cgroup_available(root))  # no limit
+      with open(os.path.join(root, 'memory.max'), 'w') as f:
+        f.write('10000\n')
+      with open(os.path.join(root, 'memory.stat'), 'w') as f:
+        f.write('anon 2000\ninactive_file 500\n')
+      # The limit less the usage, plus the page cache it can drop.
+      self.assertEqual(memory._cgroup_available(root), 10000 - 3000 + 500)
+
+
+class CheckFitsTest(absltest.TestCase):
+
+  def setUp(self):
+    super().setUp()
+    self.size = (13, 720, 1280)
+    self.levels, self.config = _plan(self.size)
+    self.needed = memory.estimate_bytes(self.levels, 3, 4, platform='cpu')
+
+  def _refusal(self, available, batch=4, config='given'):
+    config = self.config if config == 'given' else config
+    with self.assertRaises(errors.InputError) as raised:
+      memory.check_fits(self.levels, 3, batch, available=available,
+                        config=config, platform='cpu')
+    return str(raised.exception)
+
+  def test_fits_when_enough_is_free(self):
+    memory.check_fits(self.levels, 3, 4, available=self.needed,
+                      platform='cpu')
+    memory.check_fits(self.levels, 3, 4, available=2**50, platform='cpu')
+
+  def test_unknown_free_memory_checks_nothing(self):
+    original = memory.available_bytes
+    memory.available_bytes = lambda: None
+    try:
+      memory.check_fits(self.levels, 3, 4, platform='cpu')
+    finally:
+      memory.available_bytes = original
+
+  def test_refusal_names_need_free_and_fixes(self):
+    message = self._refusal(12 * _GIB)
+    self.assertIn('13x720x1280, 4 variations', message)
+    self.assertIn(f'about {self.needed / _GIB:.1f} GiB', message)
+    self.assertIn('only 12.0 GiB is free', message)
+    self.assertRegex(message, r'--max-size \(e\.g\. \d+\)')
+    self.assertRegex(message, r'--frames 0:\d+\)')
+    self.assertRegex(message, r'--num \d+\)')
+
+  def test_tiny_memory_has_no_fix(self):
+    message = self._refusal(1)
+    self.assertIn('no smaller request fits', message)
+    self.assertNotIn('--max-size', message)
+
+  def test_suggestions_fit_and_are_the_largest(self):
+    # Enough for one variation of 13 frames, or 4 of 3 frames.
+    available = 12 * _GIB
+    message = self._refusal(available)
+    t, h, w = self.size
+
+    def fits(size, batch=4):
+      levels, _ = _plan(size)
+      return memory.estimate_bytes(levels, 3, batch,
+                                   platform='cpu') <= available
+
+    def width(height):
+      return math.floor(w * height / h + 0.5)
+
+    height = int(re.search(r'--max-size \(e\.g\. (\d+)\)', message)[1])
+    self.assertTrue(fits((t, height, width(height))))
+    self.assertFalse(fits((t, height + 1, width(height + 1))))
+    frames = int(re.search(r'--frames 0:(\d+)', message)[1])
+    self.assertTrue(fits((frames, h, w)))
+    self.assertFalse(fits((frames + 1, h, w)))
+    num = int(re.search(r'--num (\d+)', message)[1])
+    self.assertTrue(fits(self.size, num))
+    self.assertFalse(fits(self.size, num + 1))
+
+  def test_suggestion_without_config_fits(self):
+    available = 12 * _GIB
+    message = self._refusal(available, config=None)
+    height = int(re.search(r'--max-size \(e\.g\. (\d+)\)', message)[1])
+    t, h, w = self.size
+    levels, _ = _plan((t, height, math.floor(w * height / h + 0.5)))
+    self.assertLessEqual(memory.estimate_bytes(levels, 3, 4, platform='cpu'),
+                         available)
+
+  def test_image_refusal_does_not_suggest_frames(self):
+    levels, config = _plan((1, 4000, 6000))
+    with self.assertRaises(errors.InputError) as raised:
+      memory.check_fits(levels, 3, available=2 * _GIB, config=config,
+                        platform='cpu')
+    message = str(raised.exception)
+    self.assertIn('1x4000x6000', message)
+    self.assertIn('--max-size', message)
+    self.assertNotIn('--frames', message)
+    self.assertNotIn('--num', message)
+
+
+if __name__ == '__main__':
+  absltest.main()

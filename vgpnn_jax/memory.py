@@ -1,0 +1,388 @@
+"""Memory a generation request needs, checked before it starts.
+
+    levels = generation.plan_levels(video.shape[:3], config, channels)
+    memory.check_fits(levels, channels, batch=num, config=config)
+
+`estimate_bytes` is the peak over levels of what stays resident while a
+level runs: the whole input pyramid, plus the level's keys, and for every
+variation its queries, output and field, plus the larger working set of the
+level's search (exact or PatchMatch) and of the median fold. On CPU a fixed
+cost for the process, its compilations and its compiled programs is added.
+
+Each formula is read off the code (generation.py, pnn.py, nn.py, patches.py,
+patchmatch.py), checked against XLA's buffer assignment of the compiled level
+programs (`.compile().memory_analysis()`, dumps of the buffer assignment) and
+against the peak resident memory of real runs (experiments/bench_memory.py).
+The median fold is assumed (the mean fold needs less) and the completeness
+term (alpha) is not counted. When the engine changes, rerun the benchmark.
+
+Sizes are in bytes; arrays are float32 or int32 (4 bytes per value).
+"""
+
+import math
+import os
+from typing import Sequence
+
+import jax
+
+from vgpnn_jax import errors
+from vgpnn_jax import generation
+
+_VALUE = 4  # bytes per float32 / int32 value
+
+# Fixed costs on CPU, measured with experiments/bench_memory.py (jax 0.10.2,
+# 2 cores) and rounded up: Python, NumPy and the XLA client after a first op
+# take 200 MiB. Generation compiles the levels on a pool of min(levels,
+# cores) threads, and a compilation holds up to 280 MiB of transient heap
+# for a PatchMatch level, 160 MiB for an exact one. Every level's compiled
+# programs stay resident, with the heap they fragmented: about 45 MiB per
+# PatchMatch level, 20 MiB per exact one. Runs vary by +-60 MiB.
+_RUNTIME_BYTES = 250 * 2**20
+_COMPILE_BYTES = {'patchmatch': 280 * 2**20, 'exact': 160 * 2**20}
+_PROGRAM_BYTES = {'patchmatch': 45 * 2**20, 'exact': 20 * 2**20}
+
+# The array formulas are within 0.95-1.3x of XLA's buffer assignment of the
+# level programs (large levels 1.15x); this margin covers allocator slack and
+# modest engine changes.
+_SAFETY = 1.1
+
+# Engine constants the formulas depend on.
+_DESCRIPTOR_DIM = 16  # patchmatch.patchmatch(descriptor_dim=16)
+_PCA_SAMPLES = 4096  # patchmatch.patchmatch(num_pca_samples=4096)
+_RESCORE_BLOCK = 8192 // 8  # patchmatch: block_size // 8 queries re-scored
+_UNRESOLVED_BLOCK = 4096  # patches._UNRESOLVED_BLOCK
+
+
+def _video_bytes(size: Sequence[int], channels: int) -> int:
+  return math.prod(size) * channels * _VALUE
+
+
+def _grid(size: Sequence[int], patch_size: Sequence[int]) -> int:
+  """Patch positions of a (T, H, W) video."""
+  return math.prod(n - p + 1 for n, p in zip(size, patch_size))
+
+
+def _exact_bytes(level: generation.Level, channels: int, batch: int,
+                 chunk_size: int) -> int:
+  """Working set of the exact search (pnn._exact_field, nn._exact_nearest)."""
+  dim = math.prod(level.patch_size) * channels
+  queries = _grid(level.output_size, level.patch_size)
+  keys = _grid(level.input_size, level.patch_size)
+  chunk = max(1, min(chunk_size, queries))
+  padded = -(-queries // chunk) * chunk
+  # Per variation: the unfolded queries, their copy padded to whole chunks,
+  # and three chunk x keys blocks (the product, the distances, the positions
+  # where the minimum is reached). The unfolded keys are shared.
+  per_item = (queries + padded) * dim + 3 * chunk * keys
+  return (batch * per_item + keys * dim) * _VALUE
+
+
+def _patchmatch_bytes(level: generation.Level, channels: int, batch: int,
+                      platform: str) -> int:
+  """Working set of PatchMatch (patchmatch._patchmatch)."""
+  pt = level.patch_size[0]
+  patch_dim = math.prod(level.patch_size) * channels
+  dim = min(_DESCRIPTOR_DIM, patch_dim)
+  queries = _grid(level.output_size, level.patch_size)
+  keys = _grid(level.input_size, level.patch_size)
+  frames, height, width = level.output_size
+  # `_descriptors` stacks the pt frames of each patch on channels.
+  stacked = (frames - pt + 1) * height * width * pt * channels
+  # Per variation: the query descriptors and a convolution output of their
+  # size, the key descriptors (per variation: the principal components
+  # depend on the key), two stacked videos, the sampled patches of the
+  # principal components and their centred copy, a few per-query arrays
+  # (field, distances, neighbour corners), and the windows gathered for the
+  # final exact re-score (two candidates per query, a block at a time).
+  per_item = (dim * (2 * queries + keys) + 2 * stacked +
+              2 * _PCA_SAMPLES * patch_dim + 4 * queries +
+              2 * _RESCORE_BLOCK * patch_dim)
+  total = batch * per_item
+  if batch > 1 and platform == 'cpu':
+    # With a kernel per variation the descriptor convolution has 16 x batch
+    # output channels, which XLA:CPU runs through an im2col matrix of whole
+    # patches, outside XLA's buffers (measured: +0.65 GiB per variation at
+    # 13x144x256): batch x queries x patch_dim floats for the queries,
+    # keys x patch_dim for the keys.
+    total += max(batch * queries, keys) * patch_dim
+  return total * _VALUE
+
+
+def _median_fold_bytes(level: generation.Level, channels: int,
+                       batch: int) -> int:
+  """Working set of the median fold (patches._fold_median)."""
+  volume = math.prod(level.patch_size)
+  voxels = math.prod(level.output_size) * channels
+  # Per variation: whole-video arrays (the candidate, the packed counts, one
+  # offset's plane of proposals and its comparison, the output being
+  # filled), and the P proposals of one block of unresolved voxels with
+  # their indices. The values are copied once with a +inf row.
+  per_item = 5 * voxels + 2 * volume * _UNRESOLVED_BLOCK * channels
+  return (batch * per_item) * _VALUE + _video_bytes(level.input_size,
+                                                    channels)
+
+
+def _level_bytes(level: generation.Level, channels: int, batch: int,
+                 chunk_size: int, platform: str) -> int:
+  """What one level adds to the pyramid while its step runs."""
+  values = _video_bytes(level.input_size, channels)
+  output = _video_bytes(level.output_size, channels)
+  field = _grid(level.output_size, level.patch_size) * 3 * _VALUE
+  # generation._run: the keys (coarser level upscaled); per variation the
+  # queries and field (the iteration's arguments) and its output and field.
+  resident = values + batch * (2 * output + 2 * field)
+  if level.search == 'exact':
+    search = _exact_bytes(level, channels, batch, chunk_size)
+  else:
+    search = _patchmatch_bytes(level, channels, batch, platform)
+  # The search and the fold run one after the other: the larger counts.
+  return resident + max(search, _median_fold_bytes(level, channels, batch))
+
+
+def _fixed_bytes(levels: Sequence[generation.Level], platform: str) -> int:
+  """The process and its compiled programs: host memory, CPU only."""
+  if platform != 'cpu':
+    return 0  # an accelerator's memory holds the arrays only
+  # generation._compile_ahead compiles on min(levels, cores) threads at once:
+  # count the costliest compilations that many at a time.
+  workers = min(len(levels), os.cpu_count() or 1)
+  compiling = sorted((_COMPILE_BYTES[level.search] for level in levels),
+                     reverse=True)[:workers]
+  programs = sum(_PROGRAM_BYTES[level.search] for level in levels)
+  return _RUNTIME_BYTES + sum(compiling) + programs
+
+
+def estimate_bytes(levels: Sequence[generation.Level],
+                   channels: int,
+                   batch: int = 1,
+                   *,
+                   chunk_size: int = 1024,
+                   platform: str | None = None) -> int:
+  """Peak memory of a generation request, in bytes.
+
+  Args:
+    levels: the plan, `generation.plan_levels(size, config, channels)`,
+      finest level first.
+    channels: C, channels of the video.
+    batch: variations generated together (`generate_batch` with this many
+      keys; 1 for `generate`).
+    chunk_size: queries per chunk of the exact search (`Config.chunk_size`).
+    platform: 'cpu' (the peak resident memory of the whole process), or
+      'gpu' / 'tpu' (the arrays on the device only); None: the default
+      backend's.
+
+  Returns:
+    An upper bound of the peak memory: the arrays (with a margin of
+    `_SAFETY`) plus, on CPU, the process's fixed costs.
+  """
+  if not levels:
+    raise ValueError('levels is empty: pass the plan of plan_levels')
+  if channels < 1 or batch < 1 or chunk_size < 1:
+    raise ValueError(f'channels, batch and chunk_size must be positive, got '
+                     f'{channels}, {batch} and {chunk_size}')
+  platform = jax.default_backend() if platform is None else platform
+  # Every pyramid level stays alive for the whole run (the finest is the
+  # input's float32 device copy); on CPU so do the caller's input and the
+  # staging copy made while moving it to the device.
+  pyramid = sum(_video_bytes(level.input_size, channels) for level in levels)
+  if platform == 'cpu':
+    pyramid += 2 * _video_bytes(levels[0].input_size, channels)
+  largest = max(_level_bytes(level, channels, batch, chunk_size, platform)
+                for level in levels)
+  return int(_fixed_bytes(levels, platform) +
+             _SAFETY * (pyramid + largest))
+
+
+def _read_int(path: str) -> int | None:
+  try:
+    with open(path, encoding='ascii') as f:
+      return int(f.read().split()[0])
+  except (OSError, ValueError, IndexError):
+    return None  # absent, or 'max' (no limit)
+
+
+def _meminfo_available() -> int | None:
+  """MemAvailable of /proc/meminfo: free memory plus what can be reclaimed."""
+  try:
+    with open('/proc/meminfo', encoding='ascii') as f:
+      for line in f:
+        if line.startswith('MemAvailable:'):
+          return int(line.split()[1]) * 1024  # the file counts kB
+  except (OSError, ValueError, IndexError):
+    pass
+  return None
+
+
+def _cgroup_available(root: str = '/sys/fs/cgroup') -> int | None:
+  """What a container's memory limit leaves (/proc/meminfo ignores it)."""
+  for limit, usage, stat, inactive in (
+      ('memory.max', 'memory.current', 'memory.stat', 'inactive_file'),
+      ('memory/memory.limit_in_bytes', 'memory/memory.usage_in_bytes',
+       'memory/memory.stat', 'total_inactive_file')):
+    limit_bytes = _read_int(os.path.join(root, limit))
+    usage_bytes = _read_int(os.path.join(root, usage))
+    if limit_bytes is None or usage_bytes is None or limit_bytes >= 2**60:
+      continue  # no such cgroup, or no limit
+    reclaimable = 0  # the usage counts page cache the kernel can drop
+    try:
+      with open(os.path.join(root, stat), encoding='ascii') as f:
+        for line in f:
+          name, value = line.split()
+          if name == inactive:
+            reclaimable = int(value)
+    except (OSError, ValueError):
+      pass
+    return max(0, limit_bytes - usage_bytes + reclaimable)
+  return None
+
+
+def available_bytes() -> int | None:
+  """Memory the default JAX backend can still use, in bytes; None if unknown.
+
+  On CPU: MemAvailable of /proc/meminfo (free memory plus what the kernel can
+  reclaim), else free physical pages from `os.sysconf`, and no more than a
+  container's memory limit leaves. On GPU and TPU: the first device's
+  `bytes_limit - bytes_in_use`.
+  """
+  device = jax.devices()[0]
+  if device.platform != 'cpu':
+    try:
+      stats = device.memory_stats()
+    except Exception:  # pylint: disable=broad-except
+      stats = None  # some backends do not implement it
+    if not stats or 'bytes_limit' not in stats:
+      return None
+    return int(stats['bytes_limit']) - int(stats.get('bytes_in_use', 0))
+  available = _meminfo_available()
+  if available is None:
+    try:
+      available = os.sysconf('SC_AVPHYS_PAGES') * os.sysconf('SC_PAGE_SIZE')
+    except (ValueError, OSError, AttributeError):
+      available = None
+  limited = _cgroup_available()
+  if available is None or limited is None:
+    return limited if available is None else available
+  return min(available, limited)
+
+
+def _replan(levels: Sequence[generation.Level], size: Sequence[int],
+            config: generation.Config | None,
+            channels: int) -> list[generation.Level] | None:
+  """The plan for an input of `size`; None if it cannot hold a patch."""
+  if config is None:
+    # The defaults, with the plan's patch (its coarsest level's: the finer
+    # ones may be smaller) and output scale.
+    finest, coarsest = levels[0], levels[-1]
+    config = generation.make_config(
+        patch_size=coarsest.patch_size,
+        scale=tuple(o / i for o, i in zip(finest.output_size,
+                                          finest.input_size)))
+  try:
+    return generation.plan_levels(size, config, channels)
+  except errors.InputError:
+    return None
+
+
+def _first(predicate, low: int, high: int) -> int | None:
+  """The smallest n in [low, high] with predicate(n), for a monotone one."""
+  if high < low or not predicate(high):
+    return None
+  while low < high:
+    middle = (low + high) // 2
+    low, high = (low, middle) if predicate(middle) else (middle + 1, high)
+  return low
+
+
+def _largest_fitting(plan, fits, low: int, high: int) -> int | None:
+  """The largest n in [low, high] whose plan fits; None if none does.
+
+  `plan(n)` is None for small n (too small to hold a patch), a plan above;
+  `fits(plan(n))` is assumed to turn false once as n grows. The answer, if
+  any, always fits.
+  """
+  low = _first(lambda n: plan(n) is not None, low, high)
+  if low is None or not fits(plan(low)):
+    return None
+  # fits(plan(low)) holds throughout; `high` moves below every failure.
+  while low < high:
+    middle = (low + high + 1) // 2
+    low, high = (middle, high) if fits(plan(middle)) else (low, middle - 1)
+  return low
+
+
+def _gib(num_bytes: float) -> str:
+  return f'{num_bytes / 2**30:.1f} GiB'
+
+
+def check_fits(levels: Sequence[generation.Level],
+               channels: int,
+               batch: int = 1,
+               *,
+               chunk_size: int = 1024,
+               available: int | None = None,
+               config: generation.Config | None = None,
+               platform: str | None = None) -> None:
+  """Raises `InputError` when a request needs more memory than is free.
+
+  Args:
+    levels: the plan, `generation.plan_levels(size, config, channels)`.
+    channels: C, channels of the video.
+    batch: variations generated together.
+    chunk_size: `Config.chunk_size`.
+    available: free bytes; None asks `available_bytes()`, and when that is
+      unknown too nothing is checked.
+    config: the `Config` the plan was made with, to plan the smaller
+      requests suggested; without it the defaults are assumed (with the
+      plan's patch size and output scale).
+    platform: as in `estimate_bytes`.
+
+  Raises:
+    InputError: naming the memory needed and free, and the largest
+      `--max-size` (height), frame count and variation count that fit.
+  """
+  if available is None:
+    available = available_bytes()
+    if available is None:
+      return
+  platform = jax.default_backend() if platform is None else platform
+
+  def fits(plan, num=batch):
+    return estimate_bytes(plan, channels, num, chunk_size=chunk_size,
+                          platform=platform) <= available
+
+  needed = estimate_bytes(levels, channels, batch, chunk_size=chunk_size,
+                          platform=platform)
+  if needed <= available:
+    return
+  frames, height, width = levels[0].input_size
+
+  def plan(size):
+    return _replan(levels, size, config, channels)
+
+  def scaled_width(new_height):  # as io.read_video(max_size=...) does
+    return max(1, math.floor(width * new_height / height + 0.5))
+
+  fixes = []
+  max_height = _largest_fitting(
+      lambda h: plan((frames, h, scaled_width(h))), fits, 1, height - 1)
+  if max_height is not None:
+    fixes.append(f'a smaller --max-size (e.g. {max_height})')
+  max_frames = _largest_fitting(lambda t: plan((t, height, width)), fits, 1,
+                                frames - 1)
+  if max_frames is not None:
+    fixes.append(f'fewer frames (e.g. --frames 0:{max_frames})')
+  if batch > 1 and fits(levels, 1):
+    # The largest n that fits is the first whose n + 1 does not.
+    max_batch = _first(lambda n: not fits(levels, n + 1), 1, batch - 1)
+    fixes.append(f'fewer variations (e.g. --num {max_batch})')
+  what = f'{frames}x{height}x{width}'
+  what += f', {batch} variations' if batch > 1 else ''
+  if fixes:
+    fix = 'use ' + ', '.join(fixes[:-1]) + (' or ' if len(fixes) > 1 else '')
+    fix += fixes[-1]
+  else:
+    fix = ('no smaller request fits either: free memory or use a machine with '
+           'more')
+  raise errors.InputError(
+      f'this request needs about {_gib(needed)} ({what}) but only '
+      f'{_gib(available)} is free; {fix}')
