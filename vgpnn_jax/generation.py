@@ -300,6 +300,16 @@ def _level_specs(keys: jax.Array, levels: Sequence[Level], index: int,
   return start, iteration
 
 
+# Each compilation holds 160-280 MiB of heap (memory.py): a few at once use
+# the cores of a laptop without filling a big machine's memory.
+_MAX_COMPILE_WORKERS = 4
+
+
+def compile_workers(num_levels: int) -> int:
+  """Threads that compile a generation's level programs at once."""
+  return max(1, min(num_levels, os.cpu_count() or 1, _MAX_COMPILE_WORKERS))
+
+
 def _compile_ahead(programs, keys: jax.Array, levels: Sequence[Level],
                    channels: int, batched: bool):
   """Compiles every level's programs on a thread pool, coarsest first.
@@ -318,7 +328,7 @@ def _compile_ahead(programs, keys: jax.Array, levels: Sequence[Level],
                  for fn, spec in zip(programs[index], specs))
 
   pool = concurrent.futures.ThreadPoolExecutor(
-      max_workers=max(1, min(len(levels), os.cpu_count() or 1)))
+      max_workers=compile_workers(len(levels)))
   futures = {index: pool.submit(compile_level, index)
              for index in reversed(range(len(levels)))}
   pool.shutdown(wait=False)

@@ -32,11 +32,12 @@ _VALUE = 4  # bytes per float32 / int32 value
 
 # Fixed costs on CPU, measured with experiments/bench_memory.py (jax 0.10.2,
 # 2 cores) and rounded up: Python, NumPy and the XLA client after a first op
-# take 200 MiB. Generation compiles the levels on a pool of min(levels,
-# cores) threads, and a compilation holds up to 280 MiB of transient heap
-# for a PatchMatch level, 160 MiB for an exact one. Every level's compiled
-# programs stay resident, with the heap they fragmented: about 45 MiB per
-# PatchMatch level, 20 MiB per exact one. Runs vary by +-60 MiB.
+# take 200 MiB. Generation compiles the levels on a pool of
+# `generation.compile_workers` threads, and a compilation holds up to 280 MiB
+# of transient heap for a PatchMatch level, 160 MiB for an exact one. Every
+# level's compiled programs stay resident, with the heap they fragmented:
+# about 45 MiB per PatchMatch level, 20 MiB per exact one. Runs vary by
+# +-60 MiB.
 _RUNTIME_BYTES = 250 * 2**20
 _COMPILE_BYTES = {'patchmatch': 280 * 2**20, 'exact': 160 * 2**20}
 _PROGRAM_BYTES = {'patchmatch': 45 * 2**20, 'exact': 20 * 2**20}
@@ -143,9 +144,9 @@ def _fixed_bytes(levels: Sequence[generation.Level], platform: str) -> int:
   """The process and its compiled programs: host memory, CPU only."""
   if platform != 'cpu':
     return 0  # an accelerator's memory holds the arrays only
-  # generation._compile_ahead compiles on min(levels, cores) threads at once:
-  # count the costliest compilations that many at a time.
-  workers = min(len(levels), os.cpu_count() or 1)
+  # Generation compiles its levels on a few threads at once: count the
+  # costliest compilations that many at a time.
+  workers = generation.compile_workers(len(levels))
   compiling = sorted((_COMPILE_BYTES[level.search] for level in levels),
                      reverse=True)[:workers]
   programs = sum(_PROGRAM_BYTES[level.search] for level in levels)
