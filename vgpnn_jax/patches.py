@@ -153,6 +153,35 @@ def _coverage_counts(grid: PatchSize, patch_size: PatchSize) -> np.ndarray:
   return np.einsum('i,j,k->ijk', *counts)
 
 
+def _add_at_offsets(update, init: jax.Array, grid: PatchSize) -> jax.Array:
+  """Adds, for every patch offset d, `update(p, start)` at `init[d:d+grid]`.
+
+  The planes of all patches at one offset land on one shifted block of the
+  folded video, so a loop over the P offsets (not over patches) folds.
+
+  Args:
+    update: `fn(p, start) -> [nT, nH, nW, C]` for offset index p (a traced
+      int) whose block starts at `start` (t, h, w, 0).
+    init: [nT+pt-1, nH+ph-1, nW+pw-1, C] the starting totals.
+    grid: (nT, nH, nW) patch corners; the patch size is init's size - grid + 1.
+
+  Returns:
+    The totals, shaped as `init`.
+  """
+  patch_size = tuple(n - g + 1 for n, g in zip(init.shape[:3], grid))
+  offsets = jnp.asarray(patch_offsets(patch_size))
+  block = tuple(grid) + init.shape[3:]
+  zero = jnp.zeros((), jnp.int32)
+
+  def add_offset(p, total):
+    start = (offsets[p, 0], offsets[p, 1], offsets[p, 2], zero)
+    current = jax.lax.dynamic_slice(total, start, block)
+    return jax.lax.dynamic_update_slice(total, current + update(p, start),
+                                        start)
+
+  return jax.lax.fori_loop(0, offsets.shape[0], add_offset, init)
+
+
 def _fold_mean(offset_values, grid: PatchSize, channels: int,
                patch_size: PatchSize, dtype) -> jax.Array:
   """Mean fold: adds the plane of every patch offset at its place.
@@ -169,17 +198,8 @@ def _fold_mean(offset_values, grid: PatchSize, channels: int,
     [nT+pt-1, nH+ph-1, nW+pw-1, C] the folded video.
   """
   out_size = tuple(n + p - 1 for n, p in zip(grid, patch_size))
-  offsets = jnp.asarray(patch_offsets(patch_size))
-  zero = jnp.zeros((), jnp.int32)
-
-  def add_offset(p, total):
-    start = (offsets[p, 0], offsets[p, 1], offsets[p, 2], zero)
-    current = jax.lax.dynamic_slice(total, start, tuple(grid) + (channels,))
-    return jax.lax.dynamic_update_slice(total, current + offset_values(p),
-                                        start)
-
-  total = jax.lax.fori_loop(0, offsets.shape[0], add_offset,
-                            jnp.zeros(out_size + (channels,), dtype))
+  total = _add_at_offsets(lambda p, start: offset_values(p),
+                          jnp.zeros(out_size + (channels,), dtype), grid)
   count = _coverage_counts(grid, patch_size)[..., None]
   return total / jnp.asarray(count, dtype)
 
@@ -219,22 +239,16 @@ def _fold_median(corners: jax.Array, delta: jax.Array, values: jax.Array,
   central_delta = delta.reshape(patch_size)[np.ix_(*central)]
   candidate = values[central_corners + central_delta]  # [T, H, W, C]
 
-  # Counts of proposals below (low byte) and at most (high byte) the
+  # Counts of proposals below (low 16 bits) and at most (high 16 bits) the
   # candidate, packed in one array: both are at most P < 2^15.
-  offsets_jnp = jnp.asarray(offsets)
-  zero = jnp.zeros((), jnp.int32)
-
-  def count_offset(p, packed):
-    start = (offsets_jnp[p, 0], offsets_jnp[p, 1], offsets_jnp[p, 2], zero)
+  def count_offset(p, start):
     plane = values[corners + delta[p]]  # [nT, nH, nW, C]
     here = jax.lax.dynamic_slice(candidate, start, grid + (channels,))
-    current = jax.lax.dynamic_slice(packed, start, grid + (channels,))
-    step = (plane < here).astype(jnp.int32) + (
+    return (plane < here).astype(jnp.int32) + (
         (plane <= here).astype(jnp.int32) << 16)
-    return jax.lax.dynamic_update_slice(packed, current + step, start)
 
-  packed = jax.lax.fori_loop(0, offsets.shape[0], count_offset,
-                             jnp.zeros(out_size + (channels,), jnp.int32))
+  packed = _add_at_offsets(count_offset,
+                           jnp.zeros(out_size + (channels,), jnp.int32), grid)
   below, at_most = packed & 0xFFFF, packed >> 16
   resolved = (below <= rank[..., None]) & (at_most > rank[..., None])
 
@@ -253,7 +267,8 @@ def _fold_median(corners: jax.Array, delta: jax.Array, values: jax.Array,
 
   def select(b, output):
     voxel = jax.lax.dynamic_slice_in_dim(ids, b * block, block)  # [B]
-    position = jnp.unravel_index(jnp.minimum(voxel, num_voxels - 1), out_size)
+    in_range = jnp.minimum(voxel, num_voxels - 1)  # the padding reads the last
+    position = jnp.unravel_index(in_range, out_size)
     corner = [x[None, :] - o[:, None] for x, o in zip(position, offsets.T)]
     valid = functools.reduce(jnp.logical_and, [(c >= 0) & (c < n) for c, n in
                                                zip(corner, grid)])
@@ -261,8 +276,7 @@ def _fold_median(corners: jax.Array, delta: jax.Array, values: jax.Array,
     flat = (corner[0] * grid[1] + corner[1]) * grid[2] + corner[2]
     index = jnp.where(valid, flat_corners[flat] + delta[:, None], missing)
     proposals = values_ext[index].reshape(offsets.shape[0], -1)  # [P, B*C]
-    column_rank = jnp.repeat(flat_rank[jnp.minimum(voxel, num_voxels - 1)],
-                             channels)
+    column_rank = jnp.repeat(flat_rank[in_range], channels)
     median = _select_block(proposals, column_rank).reshape(block, channels)
     return output.at[voxel].set(median, mode='drop')
 
