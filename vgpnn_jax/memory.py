@@ -27,6 +27,7 @@ import jax
 
 from vgpnn_jax import errors
 from vgpnn_jax import generation
+from vgpnn_jax import patches
 
 _VALUE = 4  # bytes per float32 / int32 value
 
@@ -51,7 +52,7 @@ _SAFETY = 1.1
 _DESCRIPTOR_DIM = 16  # patchmatch.patchmatch(descriptor_dim=16)
 _PCA_SAMPLES = 4096  # patchmatch.patchmatch(num_pca_samples=4096)
 _RESCORE_BLOCK = 8192 // 8  # patchmatch: block_size // 8 queries re-scored
-_UNRESOLVED_BLOCK = 4096  # patches._UNRESOLVED_BLOCK
+_UNRESOLVED_BLOCK = patches._UNRESOLVED_BLOCK  # pylint: disable=protected-access
 
 
 def _video_bytes(size: Sequence[int], channels: int) -> int:
@@ -60,7 +61,7 @@ def _video_bytes(size: Sequence[int], channels: int) -> int:
 
 def _grid(size: Sequence[int], patch_size: Sequence[int]) -> int:
   """Patch positions of a (T, H, W) video."""
-  return math.prod(n - p + 1 for n, p in zip(size, patch_size))
+  return math.prod(patches.grid_shape(size, patch_size))
 
 
 def _exact_bytes(level: generation.Level, channels: int, batch: int,
