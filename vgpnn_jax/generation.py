@@ -352,7 +352,6 @@ def _run(keys: jax.Array, video: jax.Array, config: Config, batched: bool,
   levels = plan_levels(video.shape[:3], config, video.shape[3])
   coarsest = len(levels) - 1
   static = _programs(levels, config)
-  options = [program.options for program in static]
   programs = [(_compiled_start(program, index == coarsest, batched),
                pnn.compiled_iteration(program.options, batched))
               for index, program in enumerate(static)]
@@ -373,11 +372,9 @@ def _run(keys: jax.Array, video: jax.Array, config: Config, batched: bool,
     else:
       output, keys_video, field = start(output, field, inputs[index + 1],
                                         inputs[index])
-    for i in range(levels[index].num_iters):
-      output, field = iteration(
-          _fold_in(key, i, batched), output,
-          pnn.iteration_keys(keys_video, inputs[index], i, options[index]),
-          inputs[index], field)
+    output, field = pnn.run_iterations(
+        iteration, functools.partial(_fold_in, key, batched=batched), output,
+        keys_video, inputs[index], field, static[index].options)
     if progress is not None:
       progress(len(levels) - 1 - index, len(levels), levels[index], output)
   return output

@@ -140,12 +140,30 @@ def search_and_fold(key: jax.Array, queries: jax.Array, keys: jax.Array,
   return output, field
 
 
-def iteration_keys(keys: jax.Array, values: jax.Array, iteration: int,
-                   options: StepOptions) -> jax.Array:
-  """K of iteration `iteration` (0-based): the keys rule."""
-  if options.keys_rule == 'vgpnn' and iteration > 0:
-    return values  # the output is now as sharp as V
-  return keys
+def run_iterations(iteration, iteration_key, queries, keys, values, field,
+                   options: StepOptions) -> tuple[jax.Array, jax.Array]:
+  """The J iterations of a level, with the keys rule.
+
+  Args:
+    iteration: `compiled_iteration(options, batched)`.
+    iteration_key: `fn(i) -> PRNG key(s)` of iteration i.
+    queries: the level's initial output (batched if `iteration` is).
+    keys: K of the first iteration.
+    values: V.
+    field: the starting field (batched if `iteration` is).
+    options: static options.
+
+  Returns:
+    (output, field) after the last iteration.
+  """
+  output = queries
+  for i in range(options.num_iters):
+    # 'vgpnn': K becomes V after the first iteration (the output is now as
+    # sharp as V); 'gpnn': K stays.
+    iteration_keys = values if options.keys_rule == 'vgpnn' and i else keys
+    output, field = iteration(iteration_key(i), output, iteration_keys,
+                              values, field)
+  return output, field
 
 
 @functools.lru_cache(maxsize=None)
@@ -235,13 +253,9 @@ def level_step(
   field = init_field
   if field is None:
     field = compiled_start(options)(start_key, queries, keys)
-  iteration = compiled_iteration(options)
-  output = queries
-  for i in range(options.num_iters):
-    output, field = iteration(jax.random.fold_in(key, i), output,
-                              iteration_keys(keys, values, i, options),
-                              values, jnp.asarray(field, jnp.int32))
-  return output, field
+  return run_iterations(compiled_iteration(options),
+                        functools.partial(jax.random.fold_in, key), queries,
+                        keys, values, jnp.asarray(field, jnp.int32), options)
 
 
 def exact_cost(query_size: Sequence[int], key_size: Sequence[int],
