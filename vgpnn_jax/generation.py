@@ -28,6 +28,7 @@ from vgpnn_jax import errors
 from vgpnn_jax import patches as patches_lib
 from vgpnn_jax import patchmatch
 from vgpnn_jax import pnn
+from vgpnn_jax import program_cache
 from vgpnn_jax import pyramid
 from vgpnn_jax import resampling as resize_lib
 
@@ -310,8 +311,9 @@ def compile_workers(num_levels: int) -> int:
   return max(1, min(num_levels, os.cpu_count() or 1, _MAX_COMPILE_WORKERS))
 
 
-def _compile_ahead(programs, keys: jax.Array, levels: Sequence[Level],
-                   channels: int, batched: bool):
+def _compile_ahead(programs, static: Sequence[_LevelProgram],
+                   keys: jax.Array, levels: Sequence[Level], channels: int,
+                   batched: bool):
   """Compiles every level's programs on a thread pool, coarsest first.
 
   XLA compiles outside the GIL, so the finer levels compile while the
@@ -324,8 +326,12 @@ def _compile_ahead(programs, keys: jax.Array, levels: Sequence[Level],
   """
   def compile_level(index):
     specs = _level_specs(keys, levels, index, channels, batched)
-    return tuple(fn.lower(*spec).compile()
-                 for fn, spec in zip(programs[index], specs))
+    coarsest = index == len(levels) - 1
+    return tuple(
+        program_cache.compile_program(
+            fn, spec, repr((part, coarsest, batched, static[index])))
+        for part, fn, spec in zip(('start', 'iteration'), programs[index],
+                                  specs))
 
   pool = concurrent.futures.ThreadPoolExecutor(
       max_workers=compile_workers(len(levels)))
@@ -359,7 +365,7 @@ def _run(keys: jax.Array, video: jax.Array, config: Config, batched: bool,
                 for index in range(len(levels))]
   if (_concrete_on_default_device(keys) and
       _concrete_on_default_device(video)):
-    programs = _compile_ahead(programs, level_keys[0], levels,
+    programs = _compile_ahead(programs, static, level_keys[0], levels,
                               video.shape[3], batched)
   sizes = tuple(level.input_size for level in levels)
   inputs = _pyramid_program(sizes)(video)

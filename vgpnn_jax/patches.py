@@ -146,11 +146,18 @@ def _select_block(values: jax.Array, rank: jax.Array) -> jax.Array:
   return state[2]
 
 
-def _coverage_counts(grid: PatchSize, patch_size: PatchSize) -> np.ndarray:
-  """[T, H, W] int32: how many patches cover each voxel of the folded video."""
-  counts = [np.convolve(np.ones(n, np.int32), np.ones(p, np.int32))
+def _coverage_counts(grid: PatchSize, patch_size: PatchSize) -> jax.Array:
+  """[T, H, W] int32: how many patches cover each voxel of the folded video.
+
+  Built in the program as an outer product of per-axis counts: a baked-in
+  [T, H, W] constant made each fold's program megabytes larger, which cost
+  tracing, compilation and cache look-ups.
+  """
+  counts = [jnp.asarray(np.convolve(np.ones(n, np.int32),
+                                    np.ones(p, np.int32)))
             for n, p in zip(grid, patch_size)]
-  return np.einsum('i,j,k->ijk', *counts)
+  return (counts[0][:, None, None] * counts[1][None, :, None] *
+          counts[2][None, None, :])
 
 
 def _add_at_offsets(update, init: jax.Array, grid: PatchSize) -> jax.Array:
@@ -201,7 +208,7 @@ def _fold_mean(offset_values, grid: PatchSize, channels: int,
   total = _add_at_offsets(lambda p, start: offset_values(p),
                           jnp.zeros(out_size + (channels,), dtype), grid)
   count = _coverage_counts(grid, patch_size)[..., None]
-  return total / jnp.asarray(count, dtype)
+  return total / count.astype(dtype)
 
 
 def _fold_median(corners: jax.Array, delta: jax.Array, values: jax.Array,
@@ -229,7 +236,7 @@ def _fold_median(corners: jax.Array, delta: jax.Array, values: jax.Array,
   out_size = tuple(n + p - 1 for n, p in zip(grid, patch_size))
   channels = values.shape[-1]
   offsets = patch_offsets(patch_size)
-  rank = jnp.asarray((_coverage_counts(grid, patch_size) - 1) // 2)
+  rank = (_coverage_counts(grid, patch_size) - 1) // 2
 
   # The candidate: what the most central patch covering the voxel proposes.
   central = [np.clip(p // 2, np.arange(n + p - 1) - (n - 1),
