@@ -28,10 +28,10 @@ is scored exactly (4-5x slower).
 
 Memory stays a small multiple of the video size: the descriptors
 (`descriptor_dim` floats per patch) and per-block temporaries. Randomness
-comes from `key` only: the start and the principal components use
-`jax.random`, the candidates an integer hash of the position, the step and the
-candidate, seeded from `key` (cheaper on CPU than `jax.random` for every
-candidate).
+comes from `key` only: the random start uses `jax.random`, the candidates an
+integer hash of the position, the step and the candidate, seeded from `key`
+(cheaper on CPU than `jax.random` for every candidate). The principal
+components depend on the keys alone.
 """
 
 import functools
@@ -129,7 +129,7 @@ def _orthonormalize(vectors: jax.Array) -> jax.Array:
   return jax.lax.fori_loop(0, width, column, vectors)
 
 
-def _pca_basis(key: jax.Array, keys: jax.Array, patch_size: Shape3, dim: int,
+def _pca_basis(keys: jax.Array, patch_size: Shape3, dim: int,
                num_samples: int) -> jax.Array:
   """[P, dim] leading principal directions of sampled key patches.
 
@@ -137,18 +137,30 @@ def _pca_basis(key: jax.Array, keys: jax.Array, patch_size: Shape3, dim: int,
   (products with the covariance, Gram-Schmidt), then a small eigenproblem:
   a full `eigh` of the P x P covariance took 0.1 s to seconds on a busy
   2-core CPU, this a few milliseconds.
+
+  The basis is a function of the keys alone (patches sampled on a fixed
+  low-discrepancy sequence, a fixed start for the iteration), not of a random
+  key: under `vmap` over noise keys the keys are shared, so one basis and one
+  set of key descriptors serve the whole batch (a basis per variation made
+  XLA:CPU build a 441-wide patch matrix per variation).
   """
-  key_sample, key_start = jax.random.split(key)
+  # A barrier, so that XLA never constant-folds the covariance of keys that
+  # are a constant of the program (28 s of compilation when it did).
+  keys = jax.lax.optimization_barrier(keys)
   grid = grid_shape(keys.shape[:3], patch_size)
-  flat = jax.random.randint(key_sample, (num_samples,), 0,
-                            int(np.prod(grid)))
-  patches = _windows(keys, _unravel(flat, grid), patch_size)
+  num = int(np.prod(grid))
+  # Golden-ratio (Weyl) sequence over the flat key grid: evenly spread, with
+  # no lattice aligned with the rows.
+  flat = np.floor(np.modf(np.arange(num_samples) * 0.6180339887498949)[0] *
+                  num).astype(np.int32)
+  patches = _windows(keys, _unravel(jnp.asarray(flat), grid), patch_size)
   patches = patches.reshape(num_samples, -1)
   centred = patches - jnp.mean(patches, axis=0, keepdims=True)
   cov = jnp.matmul(centred.T, centred, precision=_HIGHEST)
   size = cov.shape[0]
   width = min(size, dim + _PCA_OVERSAMPLE)
-  basis = jax.random.normal(key_start, (size, width), jnp.float32)
+  start = np.random.default_rng(0).standard_normal((size, width))
+  basis = jnp.asarray(start, jnp.float32)
 
   def power(_, basis):
     return _orthonormalize(jnp.matmul(cov, basis, precision=_HIGHEST))
@@ -227,7 +239,7 @@ def _patchmatch(key, queries, keys, init_field, patch_size, steps, radii,
   num_k = int(np.prod(k_grid))
   exact = descriptor_dim is None
 
-  key_init, key_pca, key_hash = jax.random.split(key, 3)
+  key_init, key_hash = jax.random.split(key)
   seed = jax.random.bits(key_hash, (), jnp.uint32)
 
   # The field is kept as flat key-grid indices [num_q].
@@ -252,8 +264,7 @@ def _patchmatch(key, queries, keys, init_field, patch_size, steps, radii,
     score = lambda q_pos, q_d, cands: exact_ssd(q_pos, cands)
   else:
     block = max(1, min(block_size, num_q))
-    basis = _pca_basis(key_pca, keys, patch_size, descriptor_dim,
-                       num_pca_samples)
+    basis = _pca_basis(keys, patch_size, descriptor_dim, num_pca_samples)
     q_desc = _descriptors(queries, basis, patch_size)  # [num_q, D]
     # Planar: XLA:CPU gathers scalars from a 1-D array several times faster
     # than rows of a 2-D one.
