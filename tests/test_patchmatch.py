@@ -166,6 +166,28 @@ class PatchMatchTest(absltest.TestCase):
     self.assertLess(np.asarray(dist).mean(), 0.5 * start_dist.mean())
     del field
 
+  def test_first_step_runs_the_tail_of_a_pass(self):
+    a, b = videos()
+    start, start_dist = search(0, 0)[2:]
+    run = functools.partial(pm.patchmatch, jax.random.key(5), a, b,
+                            patch_size=PATCH, init_field=start,
+                            num_passes=1)
+    # Starting past the last step runs no step: the start field, re-scored.
+    field, dist = run(first_step=4)
+    np.testing.assert_array_equal(field, start)
+    np.testing.assert_allclose(dist, start_dist, rtol=1e-5, atol=1e-6)
+    # Only the last step: better than the start, worse than a full pass.
+    _, tail = run(first_step=3)
+    _, full = run()
+    self.assertTrue((np.asarray(tail) <= start_dist * (1 + 1e-5)).all())
+    self.assertLess(np.mean(tail), np.mean(start_dist))
+    self.assertGreater(np.mean(tail), np.mean(full))
+    # Traced, one program serves every first step, with the same results.
+    traced = jax.jit(lambda s: run(first_step=s))
+    np.testing.assert_array_equal(traced(3)[1], tail)
+    np.testing.assert_array_equal(traced(0)[1], full)
+    self.assertEqual(traced._cache_size(), 1)
+
   def test_images_and_steps_beyond_the_grid(self):
     # One frame (a grid axis of size 1) and a first step longer than the
     # grid (24 x 30 corners).
@@ -205,6 +227,7 @@ class PatchMatchTest(absltest.TestCase):
         dict(patch_size=PATCH, steps=(8, 4), radii=(1,)),
         dict(patch_size=PATCH, radii=(2, 2, 1, 200)),
         dict(patch_size=PATCH, num_passes=-1),
+        dict(patch_size=PATCH, first_step=5),
         dict(patch_size=PATCH, descriptor_dim=0),
         dict(patch_size=PATCH, init_field=np.zeros((3, 20, 27, 3), np.int32)),
     ]

@@ -96,6 +96,8 @@ class LevelStepTest(parameterized.TestCase):
     with self.assertRaisesRegex(ValueError, 'alpha'):
       pnn.level_step(jax.random.key(0), video, video, video,
                      search='patchmatch', alpha=1.0)
+    with self.assertRaisesRegex(ValueError, 'refine_steps'):
+      pnn.check_options(pnn.StepOptions(refine_steps=0))
     with self.assertRaisesRegex(ValueError, 'same shape'):
       pnn.level_step(jax.random.key(0), video, video, video[:3])
 

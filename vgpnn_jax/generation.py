@@ -297,7 +297,8 @@ def _level_specs(keys: jax.Array, levels: Sequence[Level], index: int,
     start = (video(batch + coarser.output_size), field(coarser),
              video(coarser.input_size), video(level.input_size))
   iteration = (key, video(batch + level.output_size), video(level.input_size),
-               video(level.input_size), field(level))
+               video(level.input_size), field(level),
+               jax.ShapeDtypeStruct((), jnp.int32))
   return start, iteration
 
 

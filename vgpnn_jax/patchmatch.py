@@ -229,8 +229,9 @@ def _blocked(fn, num: int, block: int, *arrays: jax.Array):
     jax.jit,
     static_argnames=('patch_size', 'steps', 'radii', 'num_passes',
                      'descriptor_dim', 'num_pca_samples', 'block_size'))
-def _patchmatch(key, queries, keys, init_field, patch_size, steps, radii,
-                num_passes, descriptor_dim, num_pca_samples, block_size):
+def _patchmatch(key, queries, keys, init_field, first_step, patch_size, steps,
+                radii, num_passes, descriptor_dim, num_pca_samples,
+                block_size):
   queries = queries.astype(jnp.float32)
   keys = keys.astype(jnp.float32)
   q_grid = grid_shape(queries.shape[:3], patch_size)
@@ -344,7 +345,8 @@ def _patchmatch(key, queries, keys, init_field, patch_size, steps, radii,
 
     return _blocked(update, num_q, block, q_desc)
 
-  field, dist = jax.lax.fori_loop(0, num_passes * len(steps), jump_flood,
+  field, dist = jax.lax.fori_loop(first_step, num_passes * len(steps),
+                                  jump_flood,
                                   (field, dist))
 
   if not exact:
@@ -382,6 +384,7 @@ def patchmatch(
     steps: Sequence[int] = (8, 4, 2, 1),
     radii: Sequence[int] = (2, 2, 1, 1),
     num_passes: int | None = None,
+    first_step: int | jax.Array = 0,
     descriptor_dim: int | None = 16,
     num_pca_samples: int = 4096,
     block_size: int = 8192,
@@ -401,6 +404,10 @@ def patchmatch(
     radii: jitter radius used with each step (same length as `steps`).
     num_passes: how many times the steps repeat (0 returns the start field);
       by default 2 from a random start, 1 from `init_field`.
+    first_step: the first pass starts at this index into `steps` (the one
+      random candidate of a pass comes at index 0). It may be a traced int:
+      one compiled program serves a full pass and a short one (e.g. only the
+      last step, to refine a field that is already good).
     descriptor_dim: candidates are scored on this many principal components
       of the patches (at most the patch length); None scores them exactly.
     num_pca_samples: key patches sampled to fit the principal components.
@@ -451,9 +458,14 @@ def patchmatch(
     if init_field.shape != q_grid + (3,):
       raise ValueError(f'init_field must have shape {q_grid + (3,)}, got '
                        f'{init_field.shape}')
-  return _patchmatch(key, queries, keys, init_field, patch_size, steps, radii,
-                     int(num_passes), descriptor_dim, int(num_pca_samples),
-                     int(block_size))
+  if not isinstance(first_step, jax.Array) and not (
+      0 <= int(first_step) <= len(steps)):
+    raise ValueError(f'first_step must be in [0, {len(steps)}], got '
+                     f'{first_step}')
+  first_step = jnp.asarray(first_step, jnp.int32)
+  return _patchmatch(key, queries, keys, init_field, first_step, patch_size,
+                     steps, radii, int(num_passes), descriptor_dim,
+                     int(num_pca_samples), int(block_size))
 
 
 def upscale_field(
