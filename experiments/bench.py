@@ -44,15 +44,21 @@ def _matmul_seconds() -> float:
 
 def _case_video(path: str, frames: int, height: int, width: int):
   """The video at `path` resized (time included) to the case size."""
-  from vgpnn_jax import io, resampling  # pylint: disable=g-import-not-at-top
-  video, _ = io.read_video(path)
+  from vgpnn_jax import resampling  # pylint: disable=g-import-not-at-top
+  if path.endswith('.npy'):  # frames saved by NumPy: no ffmpeg needed
+    video = np.load(path)
+    if video.dtype == np.uint8:
+      video = video.astype(np.float32) / 255
+  else:
+    from vgpnn_jax import io  # pylint: disable=g-import-not-at-top
+    video, _ = io.read_video(path)
   if video.shape[:3] == (frames, height, width):
     return video
   return np.asarray(resampling.resize(video, (frames, height, width)))
 
 
 def run_case(case: str, search: str, num: int, cache: str | None,
-             video_path: str) -> dict:
+             video_path: str, seed: int = 0) -> dict:
   """Runs one case in this process; returns its measurements."""
   import jax  # pylint: disable=g-import-not-at-top
   sys.path.insert(0, _ROOT)
@@ -75,13 +81,13 @@ def run_case(case: str, search: str, num: int, cache: str | None,
     last[0] = now
 
   start = time.perf_counter()
-  keys = jax.random.split(jax.random.key(0), num)
+  keys = jax.random.split(jax.random.key(seed), num)
   jax.block_until_ready(generation.generate_batch(keys, video, config,
                                                   progress=progress))
   total = time.perf_counter() - start
   peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
   return {
-      'case': case, 'search': search, 'num': num,
+      'case': case, 'search': search, 'num': num, 'seed': seed,
       'levels': len(levels), 'level_seconds': times, 'total_seconds': total,
       'peak_gib': peak_kib / 2**20,
       'voxels_per_second': num * frames * height * width / total,
@@ -98,21 +104,30 @@ def main() -> None:
                       choices=('auto', 'exact', 'patchmatch'))
   parser.add_argument('--num', type=int, default=1,
                       help='variations generated together per case')
+  parser.add_argument('--seeds', default='0',
+                      help='comma-separated seeds: each case runs once per '
+                      'seed (variations differ in cost: an incoherent one '
+                      'folds slower)')
+  parser.add_argument('--seed', type=int, default=0, help=argparse.SUPPRESS)
   parser.add_argument('--cache', default=None,
                       help='persistent compilation cache folder')
   parser.add_argument('--video', default=_SAMPLE,
-                      help='input video, resized to each case size (default: '
-                      'the bundled 13x144x256 sample)')
+                      help='input video (or a .npy array [T, H, W, 3], uint8 '
+                      'or float in [0, 1]), resized to each case size '
+                      '(default: the bundled 13x144x256 sample)')
   parser.add_argument('--one', default=None, help=argparse.SUPPRESS)
   args = parser.parse_args()
   if args.one:  # the subprocess side
     print(json.dumps(run_case(args.one, args.search, args.num, args.cache,
-                              args.video)))
+                              args.video, args.seed)))
     return
   rows = []
-  for case in args.cases.split(','):
+  runs = [(case, seed) for case in args.cases.split(',')
+          for seed in args.seeds.split(',')]
+  for case, seed in runs:
     command = [sys.executable, __file__, '--one', case, '--search',
-               args.search, '--num', str(args.num), '--video', args.video]
+               args.search, '--num', str(args.num), '--video', args.video,
+               '--seed', seed]
     if args.cache:
       command += ['--cache', args.cache]
     started = time.perf_counter()
@@ -124,18 +139,19 @@ def main() -> None:
       continue
     rows.append(json.loads(result.stdout.strip().splitlines()[-1]))
     rows[-1]['wall_seconds'] = wall
-  print('| case | search | levels | generate s | process s | peak GiB | '
+  print('| case | seed | search | levels | generate s | process s | peak GiB | '
         'voxels/s | numpy 2048^2 matmul s | generate / matmul | s per level, '
         'coarse to fine |')
-  print('|---|---|---|---|---|---|---|---|---|---|')
+  print('|---|---|---|---|---|---|---|---|---|---|---|')
   for r in rows:
     per_level = ' '.join(f'{t:.1f}' for t in r['level_seconds'])
-    print(f"| {r['case']} x{r['num']} | {r['search']} | {r['levels']} | "
+    print(f"| {r['case']} x{r['num']} | {r['seed']} | {r['search']} | "
+          f"{r['levels']} | "
           f"{r['total_seconds']:.1f} | {r['wall_seconds']:.1f} | "
           f"{r['peak_gib']:.2f} | "
           f"{r['voxels_per_second']:.3g} | {r['matmul_seconds']:.3f} | "
           f"{r['total_seconds'] / r['matmul_seconds']:.0f} | {per_level} |")
-  if len(rows) >= 2:
+  if len({r['case'] for r in rows}) >= 2:
     voxels = [math.prod(int(v) for v in r['case'].split('x')) for r in rows]
     slope = np.polyfit(np.log(voxels), np.log([r['total_seconds']
                                                for r in rows]), 1)[0]
