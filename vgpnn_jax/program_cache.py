@@ -29,6 +29,7 @@ from typing import Callable, Sequence
 
 import jax
 from jax import export
+import jaxlib
 
 _SUBFOLDER = 'vgpnn_jax_programs'
 
@@ -52,8 +53,9 @@ def folder() -> pathlib.Path | None:
 def _file_name(name: str, specs: Sequence[jax.ShapeDtypeStruct]) -> str:
   device = jax.devices()[0]
   parts = [name, repr([(tuple(s.shape), str(s.dtype)) for s in specs]),
-           _source_digest(), jax.__version__, jax.lib.__version__,
+           _source_digest(), jax.__version__, jaxlib.__version__,
            device.platform, device.device_kind,
+           device.client.platform_version,
            os.environ.get('XLA_FLAGS', '')]
   return hashlib.sha256('\n'.join(parts).encode()).hexdigest() + '.stablehlo'
 
