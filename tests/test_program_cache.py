@@ -10,6 +10,14 @@ from vgpnn_jax import program_cache
 
 
 @pytest.fixture
+def no_cache_dir():
+  previous = jax.config.jax_compilation_cache_dir
+  jax.config.update('jax_compilation_cache_dir', None)
+  yield
+  jax.config.update('jax_compilation_cache_dir', previous)
+
+
+@pytest.fixture
 def cache_dir(tmp_path):
   previous = jax.config.jax_compilation_cache_dir
   jax.config.update('jax_compilation_cache_dir', str(tmp_path))
@@ -26,8 +34,8 @@ def _specs():
           jax.ShapeDtypeStruct((), jax.random.key(0).dtype))
 
 
-def test_off_without_compilation_cache():
-  assert jax.config.jax_compilation_cache_dir is None
+def test_off_without_compilation_cache(no_cache_dir):
+  del no_cache_dir
   assert program_cache.folder() is None
   compiled = program_cache.compile_program(_program(), _specs(), 'sin')
   x = jnp.arange(20.0).reshape(4, 5)
