@@ -95,8 +95,9 @@ def _build_parser() -> argparse.ArgumentParser:
   gen.add_argument(
       '--noise', type=float, default=None, metavar='SIGMA',
       help='standard deviation of the noise at the coarsest level, for videos '
-      'in [0, 1] (default: 2.5, the reference code\'s 5 on [-1, 1]); more '
-      'noise gives more diverse layouts, 0 none (retargeting)')
+      'in [0, 1] (default: 5.0, chosen by measured diversity and coherence; '
+      'the reference code\'s 5 on [-1, 1] is 2.5 here); more noise gives '
+      'more diverse layouts, 0 none (retargeting)')
   gen.add_argument(
       '--scale', type=lambda t: _floats(t, 3, '--scale'), default=None,
       metavar='sT,sH,sW',

@@ -1,0 +1,43 @@
+"""Diversity and coherence of our samples at a few noise levels, per clip.
+
+The samples use the same keys as `evaluate.py` ('ours'), so that a row at
+the default noise reproduces that table's row, and the noise levels compare
+as pairs. Coherence and completeness use 1024 sampled patches per direction
+(evaluate.py: 2048), the SWD one scale: a quick sweep, not the full table.
+
+    .venv/bin/python experiments/noise_sweep.py waterfall,desert 2.5,5.0
+"""
+import pathlib
+import sys
+import time
+
+import jax
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+# pylint: disable=g-import-not-at-top,wrong-import-position
+import evaluate
+from vgpnn_jax import report
+
+
+def main() -> None:
+  clips, noises = sys.argv[1].split(','), sys.argv[2].split(',')
+  for clip in clips:
+    video, _ = evaluate.load_clip(clip, evaluate.DATA)
+    key = jax.random.fold_in(jax.random.key(0), evaluate.CLIPS.index(clip))
+    ours = jax.random.fold_in(key, evaluate.METHODS.index('ours'))
+    for noise in (float(n) for n in noises):
+      start = time.perf_counter()
+      samples = evaluate.our_samples(video, 6, ours, noise_std=noise)
+      encoded = evaluate.encoded_like_published(samples)
+      result = report.evaluate_videos(video, encoded, key=jax.random.key(1),
+                                      max_patches=1024,
+                                      swd_max_patches=2**14, scales=(1,))
+      mean = result['mean']
+      print(f'| {clip} | {noise:g} | {result["diversity"]:.4f} | '
+            f'{mean["coherence"]:.3g} | {mean["completeness"]:.3g} | '
+            f'{time.perf_counter() - start:.0f} |', flush=True)
+
+
+if __name__ == '__main__':
+  main()
