@@ -47,6 +47,10 @@ _HIGHEST = jax.lax.Precision.HIGHEST
 
 Shape3 = tuple[int, int, int]
 
+# Jump-flood steps of one pass and their jitter radii (DESIGN §1).
+DEFAULT_STEPS = (8, 4, 2, 1)
+DEFAULT_RADII = (2, 2, 1, 1)
+
 # Subspace iteration for the principal components: extra directions carried
 # along, and rounds.
 _PCA_OVERSAMPLE = 8
@@ -381,8 +385,8 @@ def patchmatch(
     *,
     patch_size: Sequence[int],
     init_field: jax.typing.ArrayLike | None = None,
-    steps: Sequence[int] = (8, 4, 2, 1),
-    radii: Sequence[int] = (2, 2, 1, 1),
+    steps: Sequence[int] = DEFAULT_STEPS,
+    radii: Sequence[int] = DEFAULT_RADII,
     num_passes: int | None = None,
     first_step: int | jax.Array = 0,
     descriptor_dim: int | None = 16,

@@ -27,9 +27,6 @@ from vgpnn_jax import patches as patches_lib
 from vgpnn_jax import patchmatch
 
 KEYS_RULES = ('vgpnn', 'gpnn')
-# Jump-flood steps of one PatchMatch pass and their jitter radii (DESIGN §1).
-_PATCHMATCH_STEPS = (8, 4, 2, 1)
-_PATCHMATCH_RADII = (2, 2, 1, 1)
 SEARCHES = ('exact', 'patchmatch')
 
 
@@ -77,9 +74,10 @@ def check_options(options: StepOptions) -> None:
                      f'{options.search!r}')
   if options.alpha is not None and options.search != 'exact':
     raise ValueError('the completeness term (alpha) needs the exact search')
-  if not 1 <= options.refine_steps <= len(_PATCHMATCH_STEPS):
-    raise ValueError(f'refine_steps must be in [1, {len(_PATCHMATCH_STEPS)}]'
-                     f', got {options.refine_steps}')
+  num_steps = len(patchmatch.DEFAULT_STEPS)
+  if not 1 <= options.refine_steps <= num_steps:
+    raise ValueError(f'refine_steps must be in [1, {num_steps}], got '
+                     f'{options.refine_steps}')
 
 
 def _exact_field(queries: jax.Array, keys: jax.Array,
@@ -102,9 +100,7 @@ def _patchmatch_field(key: jax.Array, queries: jax.Array, keys: jax.Array,
                       first_step: int | jax.Array = 0) -> jax.Array:
   field, _ = patchmatch.patchmatch(key, queries, keys,
                                    patch_size=options.patch_size,
-                                   init_field=field, steps=_PATCHMATCH_STEPS,
-                                   radii=_PATCHMATCH_RADII,
-                                   num_passes=num_passes,
+                                   init_field=field, num_passes=num_passes,
                                    first_step=first_step)
   return field
 
@@ -152,8 +148,8 @@ def search_and_fold(key: jax.Array, queries: jax.Array, keys: jax.Array,
   if options.search == 'exact':
     field = _exact_field(queries, keys, options)
   else:
-    first_step = jnp.where(iteration > 0,
-                           len(_PATCHMATCH_STEPS) - options.refine_steps, 0)
+    first_step = jnp.where(
+        iteration > 0, len(patchmatch.DEFAULT_STEPS) - options.refine_steps, 0)
     field = _patchmatch_field(key, queries, keys, field, options,
                               first_step=first_step)
   # Fusing the search's last ops into the fold's loops made one iteration
