@@ -157,13 +157,23 @@ def summarise(clip: str, method: str, results: dict, diversity: float | None,
   return row
 
 
+def clip_key(key: jax.Array, clip: str) -> jax.Array:
+  """The key of a clip: it depends on the clip, not on which others run."""
+  return jax.random.fold_in(key, CLIPS.index(clip))
+
+
+def method_keys(key: jax.Array) -> dict[str, jax.Array]:
+  """One key per method (authors, copy, shuffled, ours) from a clip's key."""
+  return {m: jax.random.fold_in(key, i) for i, m in enumerate(METHODS)}
+
+
 def evaluate_clip(clip: str, args: argparse.Namespace, key: jax.Array,
                   log) -> list[dict]:
   video, author_paths = load_clip(clip, args.data)
   log(f'{clip}: {"x".join(map(str, video.shape[:3]))}')
   options = dict(max_patches=args.max_patches)
   rows = []
-  keys = {m: jax.random.fold_in(key, i) for i, m in enumerate(METHODS)}
+  keys = method_keys(key)
 
   def run(method, outputs, diversity=None, names=None, extra=None):
     start = time.perf_counter()
@@ -298,9 +308,7 @@ def main(argv=None) -> None:
   key = jax.random.key(args.seed)
   rows = []
   for clip in args.clips:
-    # The clip's key depends on the clip, not on which others are chosen.
-    rows += evaluate_clip(clip, args, jax.random.fold_in(key, CLIPS.index(clip)),
-                          log)
+    rows += evaluate_clip(clip, args, clip_key(key, clip), log)
     # Written after every clip, so a long run leaves partial results.
     text = markdown(rows, args, time.perf_counter() - start)
     args.out.write_text(text)

@@ -21,11 +21,15 @@ from vgpnn_jax import report
 
 
 def main() -> None:
+  if len(sys.argv) != 3:
+    sys.exit('usage: noise_sweep.py CLIP[,CLIP...] NOISE[,NOISE...] '
+             '(e.g. waterfall,desert 2.5,5.0)')
   clips, noises = sys.argv[1].split(','), sys.argv[2].split(',')
   for clip in clips:
     video, _ = evaluate.load_clip(clip, evaluate.DATA)
-    key = jax.random.fold_in(jax.random.key(0), evaluate.CLIPS.index(clip))
-    ours = jax.random.fold_in(key, evaluate.METHODS.index('ours'))
+    # evaluate.py's keys at its default seed 0.
+    ours = evaluate.method_keys(evaluate.clip_key(jax.random.key(0),
+                                                  clip))['ours']
     for noise in (float(n) for n in noises):
       start = time.perf_counter()
       samples = evaluate.our_samples(video, 6, ours, noise_std=noise)
