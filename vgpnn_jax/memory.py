@@ -117,9 +117,9 @@ def _median_fold_bytes(level: generation.Level, channels: int,
   voxels = math.prod(level.output_size) * channels
   # Per variation: whole-video arrays (the candidate, the packed counts, one
   # offset's plane of proposals and its comparison, the output being
-  # filled), and the P proposals of one block of unresolved voxels with
+  # filled), and the P proposals of one block of unresolved values with
   # their indices. The values are copied once with a +inf row.
-  per_item = 5 * voxels + 2 * volume * _UNRESOLVED_BLOCK * channels
+  per_item = 5 * voxels + 2 * volume * _UNRESOLVED_BLOCK
   return (batch * per_item) * _VALUE + _video_bytes(level.input_size,
                                                     channels)
 

@@ -77,9 +77,9 @@ def unfold(video: jax.typing.ArrayLike,
   return _unfold(video, _check_patch(video.shape[:3], patch_size))
 
 
-# Voxels (all channels) selected together where the median fold's cheap
-# check fails: a [P, block x C] array stays within the last-level cache.
-_UNRESOLVED_BLOCK = 4096
+# Values (voxel, channel) selected together where the median fold's cheap
+# check fails: a [P, block] array stays within the last-level cache.
+_UNRESOLVED_BLOCK = 12288
 # Bisection rounds between two convergence checks (a check costs two passes).
 _ROUNDS_PER_CHECK = 3
 
@@ -259,37 +259,53 @@ def _fold_median(corners: jax.Array, delta: jax.Array, values: jax.Array,
   below, at_most = packed & 0xFFFF, packed >> 16
   resolved = (below <= rank[..., None]) & (at_most > rank[..., None])
 
-  # Exact selection for the rest, compacted into blocks of voxels.
-  num_voxels = int(np.prod(out_size))
-  unresolved = ~jnp.all(resolved, axis=-1).reshape(-1)
-  block = min(_UNRESOLVED_BLOCK, num_voxels)
-  num_blocks = -(-num_voxels // block)
+  # Exact selection for the rest: flat (voxel, channel) ids, compacted into
+  # blocks, so that a voxel whose channels the check resolved but one gathers
+  # one channel.
+  num_values = int(np.prod(out_size)) * channels
+  unresolved = ~resolved.reshape(-1)
+  block = min(_UNRESOLVED_BLOCK, num_values)
+  num_blocks = -(-num_values // block)
   ids = jnp.nonzero(unresolved, size=num_blocks * block,
-                    fill_value=num_voxels)[0].astype(jnp.int32)
-  missing = values.shape[0]  # index of an appended +inf row
-  values_ext = jnp.concatenate([values, jnp.full((1, channels), jnp.inf,
-                                                 values.dtype)])
-  flat_corners = corners.reshape(-1)
+                    fill_value=num_values)[0].astype(jnp.int32)
+  # Corners padded by p-1 on both sides of every axis, -1 where no patch
+  # starts: the corner of the patch covering voxel v at offset d is then one
+  # flat look-up at v - d, with no bounds to check.
+  padded = tuple(n + 2 * (p - 1) for n, p in zip(grid, patch_size))
+  padded_corners = jnp.pad(corners, [(p - 1, p - 1) for p in patch_size],
+                           constant_values=-1).reshape(-1)
+  strides = np.array([padded[1] * padded[2], padded[2], 1])
+  offset_flat = jnp.asarray(offsets @ strides, jnp.int32)
+  # Proposals of missing patches read an appended +inf.
+  missing = values.shape[0] * channels
+  values_ext = jnp.append(values.reshape(-1), jnp.inf).astype(values.dtype)
   flat_rank = rank.reshape(-1)
 
   def select(b, output):
-    voxel = jax.lax.dynamic_slice_in_dim(ids, b * block, block)  # [B]
-    in_range = jnp.minimum(voxel, num_voxels - 1)  # the padding reads the last
-    position = jnp.unravel_index(in_range, out_size)
-    corner = [x[None, :] - o[:, None] for x, o in zip(position, offsets.T)]
-    valid = functools.reduce(jnp.logical_and, [(c >= 0) & (c < n) for c, n in
-                                               zip(corner, grid)])
-    corner = [jnp.clip(c, 0, n - 1) for c, n in zip(corner, grid)]
-    flat = (corner[0] * grid[1] + corner[1]) * grid[2] + corner[2]
-    index = jnp.where(valid, flat_corners[flat] + delta[:, None], missing)
-    proposals = values_ext[index].reshape(offsets.shape[0], -1)  # [P, B*C]
-    column_rank = jnp.repeat(flat_rank[in_range], channels)
-    median = _select_block(proposals, column_rank).reshape(block, channels)
-    return output.at[voxel].set(median, mode='drop')
+    value_id = jax.lax.dynamic_slice_in_dim(ids, b * block, block)  # [B]
+    in_range = jnp.minimum(value_id, num_values - 1)  # padding reads the last
+    voxel, channel = in_range // channels, in_range % channels
+    position = jnp.unravel_index(voxel, out_size)
+    base = functools.reduce(
+        lambda acc, axis: acc * padded[axis] + position[axis] +
+        patch_size[axis] - 1, range(1, 3), position[0] + patch_size[0] - 1)
+
+    # Row by row: on XLA:CPU 1.5x faster than one [P, B] gather.
+    def gather_offset(p, proposals):
+      corner = padded_corners[base - offset_flat[p]]
+      index = jnp.where(corner >= 0, (corner + delta[p]) * channels + channel,
+                        missing)
+      return proposals.at[p].set(values_ext[index])
+
+    proposals = jax.lax.fori_loop(
+        0, offsets.shape[0], gather_offset,
+        jnp.empty((offsets.shape[0], block), values.dtype))
+    median = _select_block(proposals, flat_rank[voxel])
+    return output.at[value_id].set(median, mode='drop')
 
   num_unresolved = jnp.sum(unresolved, dtype=jnp.int32)
   output = jax.lax.fori_loop(0, (num_unresolved + block - 1) // block, select,
-                             candidate.reshape(num_voxels, channels))
+                             candidate.reshape(-1))
   return output.reshape(out_size + (channels,))
 
 
