@@ -23,7 +23,12 @@ Wasserstein distance, mean of scales 1, 2, 4).
 
     .venv/bin/python experiments/evaluate.py [--clips cliff birds]
         [--num-samples 6] [--max-patches 2048] [--skip-ours]
+        [--search auto|exact|patchmatch] [--max-size 64]
         [--out experiments/results/evaluation.md]
+
+PatchMatch against exact search (issue 4, point 4): run twice at a size where
+exact search is affordable, `--search exact` and `--search patchmatch`, with
+the same `--max-size` (the sample keys are the same), and compare the tables.
 """
 
 import argparse
@@ -54,12 +59,16 @@ BLOCK = 8
 METHODS = ('authors', 'copy', 'shuffled', 'ours')
 
 
-def load_clip(name: str, data: pathlib.Path) -> tuple[np.ndarray, list[str]]:
-  """The input video of a clip and the paths of the authors' outputs."""
+def load_clip(name: str, data: pathlib.Path,
+              max_size: int | None = None) -> tuple[np.ndarray, list[str]]:
+  """The input video of a clip (frames at most `max_size` high) and the paths
+  of the authors' outputs."""
   if name == 'airballoons':
-    video, _ = io.read_video(data / 'airballoons', stop=AIRBALLOONS_FRAMES)
+    video, _ = io.read_video(data / 'airballoons', stop=AIRBALLOONS_FRAMES,
+                             max_size=max_size)
     return video, []
-  video, _ = io.read_video(data / 'singangif' / f'{name}_gt.mp4')
+  video, _ = io.read_video(data / 'singangif' / f'{name}_gt.mp4',
+                           max_size=max_size)
   outputs = sorted((data / 'singangif' / 'reference_outputs').glob(
       f'{name}_ours*.mp4'))
   return video, [str(p) for p in outputs]
@@ -169,7 +178,7 @@ def method_keys(key: jax.Array) -> dict[str, jax.Array]:
 
 def evaluate_clip(clip: str, args: argparse.Namespace, key: jax.Array,
                   log) -> list[dict]:
-  video, author_paths = load_clip(clip, args.data)
+  video, author_paths = load_clip(clip, args.data, args.max_size)
   log(f'{clip}: {"x".join(map(str, video.shape[:3]))}')
   options = dict(max_patches=args.max_patches)
   rows = []
@@ -187,7 +196,8 @@ def evaluate_clip(clip: str, args: argparse.Namespace, key: jax.Array,
     log(f'{clip} {method}: {_row_text(rows[-1])}')
 
   if author_paths:
-    outputs = [io.read_video(p)[0] for p in author_paths[:args.num_samples]]
+    outputs = [io.read_video(p, max_size=args.max_size)[0]
+               for p in author_paths[:args.num_samples]]
     names = [pathlib.Path(p).name for p in author_paths[:args.num_samples]]
     run('authors', outputs, names=names)
   # A copy: one evaluation stands for all N copies (they score the same); the
@@ -198,7 +208,8 @@ def evaluate_clip(clip: str, args: argparse.Namespace, key: jax.Array,
   run('shuffled', [shuffled_blocks(k, video) for k in shuffle_keys])
   if not args.skip_ours:
     start = time.perf_counter()
-    samples = our_samples(video, args.num_samples, keys['ours'])
+    samples = our_samples(video, args.num_samples, keys['ours'],
+                          search=args.search)
     generate_s = time.perf_counter() - start
     log(f'{clip} ours: generated {args.num_samples} in {generate_s:.0f} s')
     if not args.raw_ours:
@@ -271,8 +282,12 @@ def markdown(rows: list[dict], args: argparse.Namespace,
                 'after an H.264 round trip (crf 18), like the published .mp4 '
                 'outputs')
     lines.append(f'- ours: {args.num_samples} samples of '
-                 f'`vgpnn_jax.generate_batch` with the default config, '
-                 f'evaluated {encoding}.')
+                 f'`vgpnn_jax.generate_batch` with the default config '
+                 f'(search={args.search!r}), evaluated {encoding}.')
+  if args.max_size is not None:
+    lines.append(f'- Every video (inputs, the authors\' outputs) read at most '
+                 f'{args.max_size} pixels high (`io.read_video(max_size=...)`'
+                 f').')
   return '\n'.join(lines) + '\n'
 
 
@@ -289,6 +304,14 @@ def main(argv=None) -> None:
   parser.add_argument('--raw-ours', action='store_true',
                       help='evaluate our samples as generated, without the '
                       'H.264 round trip the published outputs went through')
+  parser.add_argument('--search', default='auto',
+                      choices=('auto', 'exact', 'patchmatch'),
+                      help='the search of our samples (the same keys for any '
+                      'search, so runs with different searches pair up)')
+  parser.add_argument('--max-size', type=int, default=None,
+                      help='read every video (inputs and the authors\' '
+                      'outputs) at most this many pixels high, so that exact '
+                      'search stays affordable')
   parser.add_argument('--data', type=pathlib.Path, default=DATA)
   parser.add_argument('--out', type=pathlib.Path,
                       default=REPO / 'experiments' / 'results' /

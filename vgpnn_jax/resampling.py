@@ -78,14 +78,34 @@ def resize_taps(in_size: int, out_size: int) -> tuple[np.ndarray, np.ndarray]:
   return indices, weights
 
 
+# Per output sample, a product with a dense resize matrix costs about 1/30 of
+# a tap (a gather and a multiply-add) per input sample on XLA:CPU: below this
+# many input samples per tap the matrix is cheaper to run, and it always
+# compiles faster.
+_DENSE_SAMPLES_PER_TAP = 32
+
+
 def _resize_axis(x: jax.Array, axis: int, out_size: int) -> jax.Array:
   indices, weights = resize_taps(x.shape[axis], out_size)
   x = jnp.moveaxis(x, axis, 0)
-  result = jnp.zeros((out_size,) + x.shape[1:], x.dtype)
+  if x.shape[0] <= _DENSE_SAMPLES_PER_TAP * indices.shape[1]:
+    matrix = np.zeros((out_size, x.shape[0]))
+    np.add.at(matrix, (np.arange(out_size)[:, None], indices), weights)
+    result = jnp.tensordot(jnp.asarray(matrix, x.dtype), x, axes=1,
+                           precision=jax.lax.Precision.HIGHEST)
+    return jnp.moveaxis(result, 0, axis)
   expand = (slice(None),) + (None,) * (x.ndim - 1)
-  for tap in range(indices.shape[1]):
-    gathered = jnp.take(x, jnp.asarray(indices[:, tap]), axis=0)
-    result = result + jnp.asarray(weights[:, tap], x.dtype)[expand] * gathered
+  indices = jnp.asarray(indices.T)  # [taps, out_size]
+  weights = jnp.asarray(weights.T, x.dtype)
+
+  # A loop over the taps: unrolled, the resizes of a 720p pyramid took 17 s
+  # to compile.
+  def add_tap(tap, result):
+    gathered = jnp.take(x, indices[tap], axis=0)
+    return result + weights[tap][expand] * gathered
+
+  result = jax.lax.fori_loop(0, indices.shape[0], add_tap,
+                             jnp.zeros((out_size,) + x.shape[1:], x.dtype))
   return jnp.moveaxis(result, 0, axis)
 
 
