@@ -220,8 +220,9 @@ def _fold_median(corners: jax.Array, delta: jax.Array, values: jax.Array,
   output), the median is the value the most central covering patch proposes.
   That candidate is exactly the lower median iff fewer than rank+1 proposals
   are below it and at least rank+1 are at most it, which one pass over the P
-  offsets counts (as cheap as the mean fold). Only the voxels that fail the
-  check gather their P proposals, in blocks, for the bisection.
+  offsets counts (as cheap as the mean fold). Only the values (voxel,
+  channel) that fail the check gather their P proposals, in blocks, for the
+  bisection.
 
   Args:
     corners: [nT, nH, nW] int32, per patch, a flat row index into `values`.
@@ -286,9 +287,8 @@ def _fold_median(corners: jax.Array, delta: jax.Array, values: jax.Array,
     in_range = jnp.minimum(value_id, num_values - 1)  # padding reads the last
     voxel, channel = in_range // channels, in_range % channels
     position = jnp.unravel_index(voxel, out_size)
-    base = functools.reduce(
-        lambda acc, axis: acc * padded[axis] + position[axis] +
-        patch_size[axis] - 1, range(1, 3), position[0] + patch_size[0] - 1)
+    t, h, w = (x + p - 1 for x, p in zip(position, patch_size))
+    base = (t * padded[1] + h) * padded[2] + w  # v in the padded corners
 
     # Row by row: on XLA:CPU 1.5x faster than one [P, B] gather.
     def gather_offset(p, proposals):
