@@ -228,6 +228,26 @@ def _row_text(row: dict) -> str:
           f', SWD {_fmt(row["swd"])} ({row["seconds"]:.0f} s)')
 
 
+def _mean_table(title: str, rows: list[dict]) -> list[str]:
+  """Markdown lines: per method, the mean of each column over its rows."""
+  lines = ['', title, '',
+           '| method | clips | diversity | coherence | completeness | SWD |',
+           '|---|---|---|---|---|---|']
+  for method in METHODS:
+    chosen = [r for r in rows if r['method'] == method]
+    if not chosen:
+      continue
+
+    def mean(field):
+      values = [r[field] for r in chosen]
+      return None if None in values else float(np.mean(values))
+
+    lines.append(f'| {method} | {len(chosen)} | {_fmt(mean("diversity"))} | '
+                 f'{_fmt(mean("coherence"))} | {_fmt(mean("completeness"))} | '
+                 f'{_fmt(mean("swd"))} |')
+  return lines
+
+
 def markdown(rows: list[dict], args: argparse.Namespace,
              total_s: float) -> str:
   header = ('| clip | method | N | diversity | coherence | completeness | '
@@ -241,21 +261,13 @@ def markdown(rows: list[dict], args: argparse.Namespace,
                  f'{_fmt(row["diversity"])} | {_fmt(row["coherence"])} | '
                  f'{_fmt(row["completeness"])} | {_fmt(row["swd"])} | '
                  f'{row["seconds"]:.0f} |')
-  lines += ['', '## Mean over clips', '',
-            '| method | clips | diversity | coherence | completeness | SWD |',
-            '|---|---|---|---|---|---|']
-  for method in METHODS:
-    chosen = [r for r in rows if r['method'] == method]
-    if not chosen:
-      continue
-
-    def mean(field):
-      values = [r[field] for r in chosen]
-      return None if None in values else float(np.mean(values))
-
-    lines.append(f'| {method} | {len(chosen)} | {_fmt(mean("diversity"))} | '
-                 f'{_fmt(mean("coherence"))} | {_fmt(mean("completeness"))} | '
-                 f'{_fmt(mean("swd"))} |')
+  with_authors = sorted({r['clip'] for r in rows if r['method'] == 'authors'})
+  lines += _mean_table('## Mean over clips', rows)
+  if with_authors and len(with_authors) < len({r['clip'] for r in rows}):
+    lines += _mean_table(
+        f'## Mean over the clips with the authors\' outputs '
+        f'({", ".join(with_authors)})',
+        [r for r in rows if r['clip'] in with_authors])
   sampled = ('all patches' if args.max_patches is None else
              f'{args.max_patches} randomly sampled query patches per direction'
              ', each searched exactly among all patches of the other video')
