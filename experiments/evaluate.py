@@ -191,8 +191,13 @@ def evaluate_clip(clip: str, args: argparse.Namespace, key: jax.Array,
                                       progress=log, **options)
     if diversity is None:
       diversity = results['diversity']
+    # Per sample too: runs with the same keys pair up sample by sample
+    # (search_quality.py).
+    per_sample = {stat: [o[stat] for o in results['outputs']]
+                  for stat in ('coherence', 'completeness', 'swd')}
     rows.append(summarise(clip, method, results, diversity,
-                          time.perf_counter() - start, extra))
+                          time.perf_counter() - start,
+                          {'per_sample': per_sample, **(extra or {})}))
     log(f'{clip} {method}: {_row_text(rows[-1])}')
 
   if author_paths:

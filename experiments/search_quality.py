@@ -6,13 +6,22 @@ authors' published outputs. Run evaluate.py twice with the same sample keys,
 at a size where exact search is affordable, then compare:
 
     python experiments/evaluate.py --search exact --max-size 48 \\
-        --num-samples 4 --out experiments/results/search_quality_exact.md
+        --num-samples 8 --out experiments/results/search_quality_exact.md
     python experiments/evaluate.py --search patchmatch --max-size 48 \\
-        --num-samples 4 --out experiments/results/search_quality_patchmatch.md
+        --num-samples 8 --out experiments/results/search_quality_patchmatch.md
     python experiments/search_quality.py \\
         experiments/results/search_quality_exact.json \\
         experiments/results/search_quality_patchmatch.json \\
         --out experiments/results/search_quality.md
+
+The samples of one clip vary several-fold in coherence and completeness (their
+layouts differ), so the ratio of two means over a few samples is noisy. But
+sample i of both runs starts from the same key, and both searches agree at the
+coarse levels where the layout is set: the two values of a sample move
+together. The table therefore also gives the paired ratio, the geometric mean
+over samples of PatchMatch / exact, with a 95% interval, per clip and over
+all samples of all clips. (For the same comparison with no layout noise at
+all, level by level from one start, see search_quality_levels.py.)
 """
 
 import argparse
@@ -29,27 +38,63 @@ def _rows(path: pathlib.Path) -> dict[tuple[str, str], dict]:
           for r in json.loads(path.read_text())}
 
 
+def paired_ratio(exact: list[float], patchmatch: list[float]) -> tuple:
+  """Geometric mean of the per-sample ratios PatchMatch / exact, and its 95%
+  interval (normal approximation on the logs); None if unpaired.
+
+  Sample i of both runs starts from the same key, and its layout is set at
+  the coarse levels, where both searches agree: the two values of a sample
+  move together, so their ratio varies much less than either.
+  """
+  if not exact or len(exact) != len(patchmatch):
+    return None
+  logs = np.log(np.asarray(patchmatch) / np.asarray(exact))
+  half = (1.96 * np.std(logs, ddof=1) / np.sqrt(len(logs))
+          if len(logs) > 1 else np.inf)
+  return tuple(float(np.exp(x)) for x in (logs.mean(), logs.mean() - half,
+                                          logs.mean() + half))
+
+
+def _paired_text(value: tuple | None) -> str:
+  return '-' if value is None else f'{value[0]:.3f} [{value[1]:.2f}, ' \
+      f'{value[2]:.2f}]'
+
+
 def table(exact: dict, patchmatch: dict) -> list[str]:
   """Markdown lines: per clip, ours with each search, their ratio, authors'."""
   clips = [clip for clip, method in exact if method == 'ours' and
            (clip, 'ours') in patchmatch]
   lines = ['| clip | statistic | exact | PatchMatch | PatchMatch / exact | '
-           'authors |', '|---|---|---|---|---|---|']
+           'paired: per sample [95%] | authors |',
+           '|---|---|---|---|---|---|---|']
   ratios = {field: [] for field in FIELDS}
+  logs = {field: [] for field in FIELDS}
   for clip in clips:
     authors = exact.get((clip, 'authors'))
+    ours_exact, ours_pm = exact[clip, 'ours'], patchmatch[clip, 'ours']
     for field in FIELDS:
-      e, p = exact[clip, 'ours'][field], patchmatch[clip, 'ours'][field]
+      e, p = ours_exact[field], ours_pm[field]
       ratios[field].append(p / e)
+      paired = None
+      if field in ours_exact.get('per_sample', {}):
+        e_i = ours_exact['per_sample'][field]
+        p_i = ours_pm.get('per_sample', {}).get(field, [])
+        paired = paired_ratio(e_i, p_i)
+        if paired is not None:
+          logs[field] += list(np.log(np.asarray(p_i) / np.asarray(e_i)))
       theirs = '-' if authors is None else f'{authors[field]:.4g}'
       lines.append(f'| {clip} | {field} | {e:.4g} | {p:.4g} | {p / e:.3f} | '
-                   f'{theirs} |')
-  lines += ['', '| statistic | mean ratio PatchMatch / exact | range |',
-            '|---|---|---|']
+                   f'{_paired_text(paired)} | {theirs} |')
+  lines += ['', '| statistic | mean ratio PatchMatch / exact | range | '
+            'paired, all samples of all clips [95%] |', '|---|---|---|---|']
   for field in FIELDS:
     values = ratios[field]
+    pooled = None
+    if len(logs[field]) > 1:
+      pooled = paired_ratio([1.0] * len(logs[field]),
+                            list(np.exp(logs[field])))
     lines.append(f'| {field} | {np.mean(values):.3f} | {min(values):.3f} - '
-                 f'{max(values):.3f} |')
+                 f'{max(values):.3f} | {_paired_text(pooled)} |')
   return lines
 
 
