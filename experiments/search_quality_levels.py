@@ -58,7 +58,8 @@ def _scores(outputs: jax.Array, reference: jax.Array, key: jax.Array,
 
 
 def compare_levels(video: np.ndarray, keys: jax.Array,
-                   max_patches: int | None, log=print) -> list[dict]:
+                   max_patches: int | None, log=print,
+                   carry: str = 'exact') -> list[dict]:
   """Per level (coarsest first), the scores of both searches' outputs.
 
   Args:
@@ -66,6 +67,7 @@ def compare_levels(video: np.ndarray, keys: jax.Array,
     keys: [N] sample keys.
     max_patches: patches per score (None: all).
     log: called with a line per level.
+    carry: the search whose outputs start the next level.
 
   Returns:
     One dict per level: size, and per search the coherence and completeness
@@ -73,7 +75,7 @@ def compare_levels(video: np.ndarray, keys: jax.Array,
   """
   score_key = jax.random.key(0)
   rows = []
-  levels = paired_search.level_outputs(keys, video)
+  levels = paired_search.level_outputs(keys, video, carry=carry)
   for index, (level, outputs, level_input) in enumerate(levels):
     row = {'level': index, 'size': list(level.output_size)}
     for search, output in outputs.items():
@@ -143,6 +145,9 @@ def main() -> None:
   parser.add_argument('--max-patches', type=int, default=2048,
                       help='patches per score; 0 for all')
   parser.add_argument('--seed', type=int, default=0)
+  parser.add_argument('--carry', choices=('exact', 'patchmatch'),
+                      default='exact',
+                      help='the search whose outputs start the next level')
   parser.add_argument('--data', type=pathlib.Path, default=evaluate.DATA)
   parser.add_argument('--out', type=pathlib.Path)
   args = parser.parse_args()
@@ -155,7 +160,7 @@ def main() -> None:
     keys = jax.random.split(key, args.num_samples)
     results[clip] = compare_levels(
         video, keys, max_patches,
-        log=lambda line: print('  ' + line, flush=True))
+        log=lambda line: print('  ' + line, flush=True), carry=args.carry)
   text = markdown(results, ' '.join(sys.argv))
   print(text)
   if args.out:
