@@ -213,8 +213,10 @@ def evaluate_clip(clip: str, args: argparse.Namespace, key: jax.Array,
   run('shuffled', [shuffled_blocks(k, video) for k in shuffle_keys])
   if not args.skip_ours:
     start = time.perf_counter()
-    samples = our_samples(video, args.num_samples, keys['ours'],
-                          search=args.search)
+    options = {'search': args.search}
+    if args.auto_exact_flops is not None:
+      options['auto_exact_flops'] = args.auto_exact_flops
+    samples = our_samples(video, args.num_samples, keys['ours'], **options)
     generate_s = time.perf_counter() - start
     log(f'{clip} ours: generated {args.num_samples} in {generate_s:.0f} s')
     if not args.raw_ours:
@@ -325,6 +327,13 @@ def main(argv=None) -> None:
                       choices=('auto', 'exact', 'patchmatch'),
                       help='the search of our samples (the same keys for any '
                       'search, so runs with different searches pair up)')
+  parser.add_argument('--auto-exact-flops', type=float,
+                      default=None,
+                      help='with --search auto: exact search on the levels '
+                      'where it costs at most this many flops (default: the '
+                      'library\'s, 5e10; at --max-size '
+                      '48, 5e9 runs PatchMatch on the finer half of the '
+                      'levels, as the default does at full size)')
   parser.add_argument('--max-size', type=int, default=None,
                       help='read every video (inputs and the authors\' '
                       'outputs) at most this many pixels high, so that exact '

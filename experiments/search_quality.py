@@ -14,6 +14,17 @@ at a size where exact search is affordable, then compare:
         experiments/results/search_quality_patchmatch.json \\
         --out experiments/results/search_quality.md
 
+and the default's split (exact search on the coarse levels, PatchMatch on the
+finer half, as `search='auto'` does at full size):
+
+    python experiments/evaluate.py --search auto --auto-exact-flops 5e9 \\
+        --max-size 48 --num-samples 8 \\
+        --out experiments/results/search_quality_auto_run.md
+    python experiments/search_quality.py \\
+        experiments/results/search_quality_exact.json \\
+        experiments/results/search_quality_auto_run.json --name auto \\
+        --out experiments/results/search_quality_auto.md
+
 The samples of one clip vary several-fold in coherence and completeness (their
 layouts differ), so the ratio of two means over a few samples is noisy. But
 sample i of both runs starts from the same key, and both searches agree at the
@@ -60,11 +71,12 @@ def _paired_text(value: tuple | None) -> str:
       f'{value[2]:.2f}]'
 
 
-def table(exact: dict, patchmatch: dict) -> list[str]:
+def table(exact: dict, patchmatch: dict,
+          name: str = 'PatchMatch') -> list[str]:
   """Markdown lines: per clip, ours with each search, their ratio, authors'."""
   clips = [clip for clip, method in exact if method == 'ours' and
            (clip, 'ours') in patchmatch]
-  lines = ['| clip | statistic | exact | PatchMatch | PatchMatch / exact | '
+  lines = [f'| clip | statistic | exact | {name} | {name} / exact | '
            'paired: per sample [95%] | authors |',
            '|---|---|---|---|---|---|---|']
   ratios = {field: [] for field in FIELDS}
@@ -85,7 +97,7 @@ def table(exact: dict, patchmatch: dict) -> list[str]:
       theirs = '-' if authors is None else f'{authors[field]:.4g}'
       lines.append(f'| {clip} | {field} | {e:.4g} | {p:.4g} | {p / e:.3f} | '
                    f'{_paired_text(paired)} | {theirs} |')
-  lines += ['', '| statistic | mean ratio PatchMatch / exact | range | '
+  lines += ['', f'| statistic | mean ratio {name} / exact | range | '
             'paired, all samples of all clips [95%] |', '|---|---|---|---|']
   for field in FIELDS:
     values = ratios[field]
@@ -103,15 +115,18 @@ def main() -> None:
   parser.add_argument('exact', type=pathlib.Path,
                       help='evaluate.py JSON of the --search exact run')
   parser.add_argument('patchmatch', type=pathlib.Path,
-                      help='evaluate.py JSON of the --search patchmatch run')
+                      help='evaluate.py JSON of the --search patchmatch run '
+                      '(or of an --search auto run, with --name)')
+  parser.add_argument('--name', default='PatchMatch',
+                      help='the second run\'s name in the table')
   parser.add_argument('--out', type=pathlib.Path, default=None)
   args = parser.parse_args()
-  lines = ['# PatchMatch against exact search', '',
+  lines = [f'# {args.name} against exact search', '',
            f'Our samples with `--search exact` ({args.exact.name}) and '
-           f'`--search patchmatch` ({args.patchmatch.name}), the same sample '
+           f'{args.name} ({args.patchmatch.name}), the same sample '
            'keys; lower coherence, completeness and SWD are better, higher '
            'diversity. The authors\' outputs are read at the same size.', '']
-  lines += table(_rows(args.exact), _rows(args.patchmatch))
+  lines += table(_rows(args.exact), _rows(args.patchmatch), args.name)
   text = '\n'.join(lines) + '\n'
   print(text)
   if args.out:

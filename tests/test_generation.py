@@ -7,6 +7,7 @@ import numpy as np
 import vgpnn_jax
 from vgpnn_jax import errors
 from vgpnn_jax import generation
+from vgpnn_jax import pnn
 
 # Small and fast: 3 levels, exact search, 3x5x5 patches.
 _CONFIG = vgpnn_jax.make_config(patch_size=(3, 5, 5), min_side=10,
@@ -83,6 +84,22 @@ class PlanTest(absltest.TestCase):
     self.assertEqual([l.num_iters for l in levels], [5] * 14 + [1])
     self.assertEqual(levels[-1].search, 'exact')  # cheap at the coarsest
     self.assertEqual(levels[0].search, 'patchmatch')
+
+  def test_auto_search_follows_the_cost_threshold(self):
+    size = (13, 144, 256)
+    for threshold in (0.0, 1e9, 5e10, float('inf')):
+      config = vgpnn_jax.make_config(auto_exact_flops=threshold)
+      for level in vgpnn_jax.plan_levels(size, config):
+        cost = pnn.exact_cost(level.output_size, level.input_size,
+                              level.patch_size, 3)
+        self.assertEqual(level.search,
+                         'exact' if cost <= threshold else 'patchmatch')
+    searches = [l.search for l in vgpnn_jax.plan_levels(
+        size, vgpnn_jax.make_config(auto_exact_flops=1e9))]
+    self.assertIn('exact', searches)
+    self.assertIn('patchmatch', searches)
+    with self.assertRaisesRegex(ValueError, 'auto_exact_flops'):
+      vgpnn_jax.make_config(auto_exact_flops=-1.0)
 
   def test_large_output_rules(self):
     levels = vgpnn_jax.plan_levels((13, 720, 1280), vgpnn_jax.make_config())

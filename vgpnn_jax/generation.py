@@ -35,8 +35,8 @@ from vgpnn_jax import resampling as resize_lib
 SEARCH_MODES = ('auto', 'exact', 'patchmatch')
 
 # `search='auto'` uses the exact search on a level when one exact search costs
-# less than this many flops (about a second on a 2-core CPU), PatchMatch above.
-_AUTO_EXACT_FLOPS = 5e10
+# at most this many flops (about a second on a 2-core CPU), PatchMatch above.
+DEFAULT_AUTO_EXACT_FLOPS = 5e10
 
 
 class Config(NamedTuple):
@@ -64,6 +64,12 @@ class Config(NamedTuple):
     keys_rule: 'vgpnn' (keys become the values after one iteration) or 'gpnn'.
     alpha: completeness term of the search (exact search only), None: off.
     search: 'auto', 'exact' or 'patchmatch'.
+    auto_exact_flops: with `search='auto'`, levels where one exact search
+      costs at most this many flops use it, the others PatchMatch. The
+      coarse levels, where a variation's layout is set, then run exact
+      search: PatchMatch there, at every level, left outputs 15% less
+      coherent than exact search, PatchMatch on the finer half of the levels
+      only within 6% (experiments/results/search_quality.md).
     large_output_voxels: (J-to-1 threshold, small-patch threshold): levels
       whose output has more voxels than the first run one iteration, more than
       the second use a (pt, 5, 5) patch; None turns the rule off.
@@ -83,6 +89,7 @@ class Config(NamedTuple):
   keys_rule: str = 'vgpnn'
   alpha: float | None = None
   search: str = 'auto'
+  auto_exact_flops: float = DEFAULT_AUTO_EXACT_FLOPS
   large_output_voxels: tuple[int, int] | None = (3_000_000, 7_500_000)
   chunk_size: int = 1024
 
@@ -119,6 +126,9 @@ def make_config(config: Config | None = None, **overrides) -> Config:
     raise ValueError(f'noise_std must be >= 0, got {config.noise_std}')
   if config.num_iters < 1 or config.coarsest_iters < 1:
     raise ValueError('num_iters and coarsest_iters must be >= 1')
+  if not config.auto_exact_flops >= 0:
+    raise ValueError(f'auto_exact_flops must be >= 0, got '
+                     f'{config.auto_exact_flops}')
   pnn.check_options(pnn.StepOptions(
       reduce=config.reduce, keys_rule=config.keys_rule,
       search='exact' if config.search == 'auto' else config.search,
@@ -169,7 +179,7 @@ def plan_levels(size: Sequence[int], config: Config,
     search = config.search
     if search == 'auto':
       cost = pnn.exact_cost(out_size, in_size, level_patch, channels)
-      search = 'exact' if cost <= _AUTO_EXACT_FLOPS else 'patchmatch'
+      search = 'exact' if cost <= config.auto_exact_flops else 'patchmatch'
     levels.append(Level(in_size, out_size, level_patch, iters, search))
   return levels
 
