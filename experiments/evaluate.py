@@ -213,10 +213,11 @@ def evaluate_clip(clip: str, args: argparse.Namespace, key: jax.Array,
   run('shuffled', [shuffled_blocks(k, video) for k in shuffle_keys])
   if not args.skip_ours:
     start = time.perf_counter()
-    options = {'search': args.search}
+    generate_options = {'search': args.search}
     if args.auto_exact_flops is not None:
-      options['auto_exact_flops'] = args.auto_exact_flops
-    samples = our_samples(video, args.num_samples, keys['ours'], **options)
+      generate_options['auto_exact_flops'] = args.auto_exact_flops
+    samples = our_samples(video, args.num_samples, keys['ours'],
+                          **generate_options)
     generate_s = time.perf_counter() - start
     log(f'{clip} ours: generated {args.num_samples} in {generate_s:.0f} s')
     if not args.raw_ours:
