@@ -49,24 +49,21 @@ def _rows(path: pathlib.Path) -> dict[tuple[str, str], dict]:
           for r in json.loads(path.read_text())}
 
 
-def paired_ratio(exact: list[float], patchmatch: list[float]) -> tuple:
-  """Geometric mean of the per-sample ratios PatchMatch / exact, and its 95%
-  interval (normal approximation on the logs); None if unpaired.
+def log_interval(logs: np.ndarray) -> tuple[float, float, float]:
+  """exp of the mean of logs and of its 95% interval (normal approximation).
 
-  Sample i of both runs starts from the same key, and its layout is set at
-  the coarse levels, where both searches agree: the two values of a sample
-  move together, so their ratio varies much less than either.
+  Applied to the logs of per-sample ratios PatchMatch / exact: sample i of
+  both runs starts from the same key, and its layout is set at the coarse
+  levels, so the two values of a sample move together and their ratio varies
+  much less than either.
   """
-  if not exact or len(exact) != len(patchmatch):
-    return None
-  logs = np.log(np.asarray(patchmatch) / np.asarray(exact))
   half = (1.96 * np.std(logs, ddof=1) / np.sqrt(len(logs))
           if len(logs) > 1 else np.inf)
   return tuple(float(np.exp(x)) for x in (logs.mean(), logs.mean() - half,
                                           logs.mean() + half))
 
 
-def _paired_text(value: tuple | None) -> str:
+def _interval_text(value: tuple | None) -> str:
   return '-' if value is None else f'{value[0]:.3f} [{value[1]:.2f}, ' \
       f'{value[2]:.2f}]'
 
@@ -88,25 +85,23 @@ def table(exact: dict, patchmatch: dict,
       e, p = ours_exact[field], ours_pm[field]
       ratios[field].append(p / e)
       paired = None
-      if field in ours_exact.get('per_sample', {}):
-        e_i = ours_exact['per_sample'][field]
-        p_i = ours_pm.get('per_sample', {}).get(field, [])
-        paired = paired_ratio(e_i, p_i)
-        if paired is not None:
-          logs[field] += list(np.log(np.asarray(p_i) / np.asarray(e_i)))
+      e_i = ours_exact.get('per_sample', {}).get(field, [])
+      p_i = ours_pm.get('per_sample', {}).get(field, [])
+      if e_i and len(e_i) == len(p_i):
+        sample_logs = np.log(np.asarray(p_i) / np.asarray(e_i))
+        paired = log_interval(sample_logs)
+        logs[field] += list(sample_logs)
       theirs = '-' if authors is None else f'{authors[field]:.4g}'
       lines.append(f'| {clip} | {field} | {e:.4g} | {p:.4g} | {p / e:.3f} | '
-                   f'{_paired_text(paired)} | {theirs} |')
+                   f'{_interval_text(paired)} | {theirs} |')
   lines += ['', f'| statistic | mean ratio {name} / exact | range | '
             'paired, all samples of all clips [95%] |', '|---|---|---|---|']
   for field in FIELDS:
     values = ratios[field]
-    pooled = None
-    if len(logs[field]) > 1:
-      pooled = paired_ratio([1.0] * len(logs[field]),
-                            list(np.exp(logs[field])))
+    pooled = log_interval(np.asarray(logs[field])) if len(
+        logs[field]) > 1 else None
     lines.append(f'| {field} | {np.mean(values):.3f} | {min(values):.3f} - '
-                 f'{max(values):.3f} | {_paired_text(pooled)} |')
+                 f'{max(values):.3f} | {_interval_text(pooled)} |')
   return lines
 
 

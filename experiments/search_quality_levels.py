@@ -39,9 +39,6 @@ import evaluate
 from vgpnn_jax import metrics
 from vgpnn_jax import paired_search
 
-PATCH = (3, 7, 7)
-
-
 def _scores(outputs: jax.Array, reference: jax.Array, key: jax.Array,
             max_patches: int | None) -> tuple[np.ndarray, np.ndarray]:
   """[N, T, H, W, C] outputs -> per-output (coherence [N], completeness [N])."""
@@ -49,10 +46,10 @@ def _scores(outputs: jax.Array, reference: jax.Array, key: jax.Array,
   for output in outputs:
     # The same key for every output: the same sampled positions, so that the
     # two searches' outputs are scored on the same patches.
-    coh.append(float(metrics.coherence(output, reference, patch_size=PATCH,
+    # metrics' default patch, 3x7x7.
+    coh.append(float(metrics.coherence(output, reference,
                                        max_patches=max_patches, key=key)))
     com.append(float(metrics.completeness(output, reference,
-                                          patch_size=PATCH,
                                           max_patches=max_patches, key=key)))
   return np.array(coh), np.array(com)
 
@@ -90,14 +87,17 @@ def _ratio(row: dict, stat: str) -> float:
   return float(np.mean(row['patchmatch'][stat]) / np.mean(row['exact'][stat]))
 
 
+def _pair_text(row: dict, stat: str) -> str:
+  """'exact / PatchMatch (ratio)' of one statistic, means over samples."""
+  return (f'{np.mean(row["exact"][stat]):.3g} / '
+          f'{np.mean(row["patchmatch"][stat]):.3g} ({_ratio(row, stat):.3f})')
+
+
 def _level_text(row: dict) -> str:
   size = 'x'.join(map(str, row['size']))
-  parts = [f'level {row["level"]:2d} {size:>10}']
-  for stat in ('coherence', 'completeness'):
-    parts.append(f'{stat} {np.mean(row["exact"][stat]):.3g} / '
-                 f'{np.mean(row["patchmatch"][stat]):.3g} '
-                 f'({_ratio(row, stat):.3f})')
-  return ', '.join(parts)
+  return ', '.join([f'level {row["level"]:2d} {size:>10}'] +
+                   [f'{stat} {_pair_text(row, stat)}'
+                    for stat in ('coherence', 'completeness')])
 
 
 def markdown(results: dict[str, list[dict]], command: str) -> str:
@@ -112,14 +112,10 @@ def markdown(results: dict[str, list[dict]], command: str) -> str:
   summary = []
   for clip, rows in results.items():
     for row in rows:
-      cells = []
-      for stat in ('coherence', 'completeness'):
-        cells.append(f'{np.mean(row["exact"][stat]):.3g} / '
-                     f'{np.mean(row["patchmatch"][stat]):.3g} '
-                     f'({_ratio(row, stat):.3f})')
       lines.append(f'| {clip} | {row["level"]} | '
-                   f'{"x".join(map(str, row["size"]))} | {cells[0]} | '
-                   f'{cells[1]} |')
+                   f'{"x".join(map(str, row["size"]))} | '
+                   f'{_pair_text(row, "coherence")} | '
+                   f'{_pair_text(row, "completeness")} |')
     finest = rows[-1]
     summary.append((clip, _ratio(finest, 'coherence'),
                     _ratio(finest, 'completeness'),

@@ -67,9 +67,9 @@ class Config(NamedTuple):
     auto_exact_flops: with `search='auto'`, levels where one exact search
       costs at most this many flops use it, the others PatchMatch. The
       coarse levels, where a variation's layout is set, then run exact
-      search: PatchMatch there, at every level, left outputs 15% less
-      coherent than exact search, PatchMatch on the finer half of the levels
-      only within 6% (experiments/results/search_quality.md).
+      search: with PatchMatch on every level, outputs were 18% less coherent
+      than with exact search, with PatchMatch on the finer half of the levels
+      only within 2-6% (experiments/results/search_quality*.md).
     large_output_voxels: (J-to-1 threshold, small-patch threshold): levels
       whose output has more voxels than the first run one iteration, more than
       the second use a (pt, 5, 5) patch; None turns the rule off.
