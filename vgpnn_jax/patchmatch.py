@@ -42,6 +42,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from vgpnn_jax.patches import grid_shape
+from vgpnn_jax.patches import ravel_index
 
 _HIGHEST = jax.lax.Precision.HIGHEST
 
@@ -72,12 +73,6 @@ def _unravel(flat: jax.Array, grid: Shape3) -> tuple[jax.Array, ...]:
   """Flat int index -> (t, h, w) on a grid of shape (nT, nH, nW)."""
   _, nh, nw = grid
   return flat // (nh * nw), (flat // nw) % nh, flat % nw
-
-
-def _ravel(coords: Sequence[jax.Array], shape: Sequence[int]) -> jax.Array:
-  """(t, h, w) -> flat index on a grid or video of shape (T, H, W, ...)."""
-  t, h, w = coords
-  return (t * shape[1] + h) * shape[2] + w
 
 
 def _take(values: jax.Array, indices: jax.Array) -> jax.Array:
@@ -252,8 +247,8 @@ def _patchmatch(key, queries, keys, init_field, first_step, patch_size, steps,
     field = jax.random.randint(key_init, (num_q,), 0, num_k, jnp.int32)
   else:
     start = init_field.astype(jnp.int32).reshape(num_q, 3)
-    start = _ravel(_clip((start[:, 0], start[:, 1], start[:, 2]), k_grid),
-                   k_grid)
+    start = ravel_index(
+        _clip((start[:, 0], start[:, 1], start[:, 2]), k_grid), k_grid)
     field = start
 
   def exact_ssd(q_pos, cands):
@@ -318,7 +313,8 @@ def _patchmatch(key, queries, keys, init_field, first_step, patch_size, steps,
       pos = jnp.stack(_unravel(q_pos, q_grid), axis=-1)[:, None, :]
       # Each neighbour's match, shifted back by the neighbour's offset.
       neighbours = jnp.clip(pos + offsets, 0, q_limit)  # [B, M, 3]
-      matches = _take(field, _ravel(jnp.unstack(neighbours, axis=-1), q_grid))
+      matches = _take(field,
+                      ravel_index(jnp.unstack(neighbours, axis=-1), q_grid))
       shifted = (jnp.stack(_unravel(matches, k_grid), axis=-1) -
                  (neighbours - pos))
       own = jnp.stack(_unravel(current, k_grid), axis=-1)[:, None, :]
@@ -334,8 +330,8 @@ def _patchmatch(key, queries, keys, init_field, first_step, patch_size, steps,
       jitter = (((bits >> byte_shifts) & jnp.uint32(255)) * span >> 8).astype(
           jnp.int32) - radius
       cands = jnp.concatenate([uniform, shifted, centres + jitter], axis=1)
-      cands = _ravel(jnp.unstack(jnp.clip(cands, 0, k_limit), axis=-1),
-                     k_grid)  # [B, K]
+      cands = ravel_index(
+          jnp.unstack(jnp.clip(cands, 0, k_limit), axis=-1), k_grid)  # [B, K]
       cand_dist = score(q_pos, q_d, cands)
       best_dist = jnp.min(cand_dist, axis=1)
       # First index at the minimum (argmin is slow on XLA:CPU).
