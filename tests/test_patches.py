@@ -15,6 +15,27 @@ def _video(shape, seed=0):
   return np.random.default_rng(seed).uniform(size=shape).astype(np.float32)
 
 
+def _candidate_reference(gathered, grid, patch_size=(3, 7, 7)):
+  """Per voxel, the median of the proposals of 9 patches around its centre.
+
+  Patch offsets (p//2, p//2 + a, p//2 + b) for a, b in (-2, 0, 2), each
+  clipped per axis to the patches that exist; gathered is [*grid, P*C].
+  """
+  out_size = tuple(n + p - 1 for n, p in zip(grid, patch_size))
+  patches_at = gathered.reshape(grid + patch_size + (-1,))
+  out = np.empty(out_size + (patches_at.shape[-1],), np.float32)
+  for v in np.ndindex(out_size):
+    proposals = []
+    for a in (-2, 0, 2):
+      for b in (-2, 0, 2):
+        d = [int(np.clip(p // 2 + k, max(0, x - (n - 1)), min(p - 1, x)))
+             for x, n, p, k in zip(v, grid, patch_size, (0, a, b))]
+        corner = tuple(x - e for x, e in zip(v, d))
+        proposals.append(patches_at[corner + tuple(d)])
+    out[v] = np.median(proposals, axis=0)
+  return out
+
+
 class UnfoldTest(parameterized.TestCase):
 
   @parameterized.product(patch_size=((3, 7, 7), (1, 3, 5), (2, 1, 1)),
@@ -75,7 +96,7 @@ class FoldTest(parameterized.TestCase):
 
   def test_median_of_piecewise_field_over_many_blocks(self):
     # Patches copied in pieces from a few places, as in a generated output:
-    # the central patch's proposal is often not the median, and with small
+    # the fold's first guess is often not the median, and with small
     # blocks the exact selection runs over several of them.
     values = np.round(_video((5, 14, 15, 3), seed=5) * 8) / 8  # many ties
     rng = np.random.default_rng(6)
@@ -90,16 +111,20 @@ class FoldTest(parameterized.TestCase):
     with mock.patch.object(patches, '_UNRESOLVED_BLOCK', 64):
       got = patches.fold_field(field, values, (3, 7, 7))
     np.testing.assert_array_equal(got, want)
-    # The proposal of the most central covering patch (the fold's first
-    # candidate) misses the median at more values than one block holds.
-    d = [np.clip(p // 2, np.arange(n + p - 1) - (n - 1), np.arange(n + p - 1))
-         for n, p in zip(grid, (3, 7, 7))]
-    dt, dh, dw = np.meshgrid(*d, indexing='ij')
-    vt, vh, vw = np.meshgrid(*[np.arange(n) for n in want.shape[:3]],
-                             indexing='ij')
-    central = gathered.reshape(grid + (3, 7, 7, 3))[
-        vt - dt, vh - dh, vw - dw, dt, dh, dw]
-    self.assertGreater(np.sum(central != want), 4 * 64)
+    # The fold's first guess, the median of 9 proposals around the centre,
+    # misses the median at more values than one block holds.
+    corners, delta = patches._flat_corners(field, values.shape, (3, 7, 7))
+    candidate = patches._candidate(corners, delta, values.reshape(-1, 3),
+                                   (3, 7, 7))
+    np.testing.assert_array_equal(candidate,
+                                  _candidate_reference(gathered, grid))
+    self.assertGreater(np.sum(np.asarray(candidate) != want), 4 * 64)
+
+  def test_median_of_9(self):
+    rng = np.random.default_rng(7)
+    items = rng.integers(0, 5, size=(9, 500)).astype(np.float32)  # ties
+    got = patches._median_of_9(list(items))
+    np.testing.assert_array_equal(got, np.median(items, axis=0))
 
   def test_rejects_bad_arguments(self):
     with self.assertRaisesRegex(ValueError, 'reduce'):

@@ -166,6 +166,28 @@ class PatchMatchTest(absltest.TestCase):
     self.assertLess(np.asarray(dist).mean(), 0.5 * start_dist.mean())
     del field
 
+  def test_start_kept_where_closer_over_many_blocks(self):
+    # Two principal components score candidates poorly, so the search often
+    # trades an exactly better start for a worse match; the final exact check
+    # puts the start back, over many small blocks of changed queries.
+    a, b = videos()
+    exact_field = exact('pair')[0]
+    rng = np.random.default_rng(3)
+    random_field = np.stack([rng.integers(0, n, exact_field.shape[:3])
+                             for n in exact_field.shape[:3]], axis=-1)
+    keep = rng.random(exact_field.shape[:3]) < 0.5
+    start = np.where(keep[..., None], exact_field, random_field)
+    start_dist = np_field_ssd(a, b, start, PATCH)
+    runs = [pm.patchmatch(jax.random.key(2), a, b, patch_size=PATCH,
+                          init_field=start, descriptor_dim=2,
+                          block_size=block) for block in (64, 8192)]
+    (field, dist), (one_block_field, _) = [
+        (np.asarray(f), np.asarray(d)) for f, d in runs]
+    check_field(self, a, b, field, dist, PATCH)
+    np.testing.assert_array_less(dist, start_dist * (1 + 1e-5) + 1e-6)
+    np.testing.assert_array_equal(field, one_block_field)
+    self.assertGreater(np.mean(np.any(field != start, axis=-1)), 0.3)
+
   def test_first_step_runs_the_tail_of_a_pass(self):
     a, b = videos()
     start, start_dist = search(0, 0)[2:]

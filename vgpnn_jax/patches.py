@@ -146,11 +146,12 @@ def _select_block(values: jax.Array, rank: jax.Array) -> jax.Array:
   return state[2]
 
 
-def _compact(mask: jax.Array, size: int) -> jax.Array:
+def compact(mask: jax.Array, size: int) -> jax.Array:
   """`jnp.nonzero(mask, size=size, fill_value=len(mask))[0]` as int32.
 
   A cumulative sum and a scatter: on XLA:CPU half the compile time (0.3 s
   against 0.7 s for 340k values) and half the run time of `jnp.nonzero`.
+  Shared by the median fold here and by PatchMatch's re-scoring.
   """
   num = mask.shape[0]
   position = jnp.cumsum(mask.astype(jnp.int32)) - 1
@@ -233,16 +234,68 @@ def _fold_mean(offset_values, grid: PatchSize, channels: int,
   return total / count.astype(dtype)
 
 
+# Compare-exchanges (i, j) after which entry 4 of 9 is their median (a
+# classic 19-comparator selection network).
+_MEDIAN_OF_9 = ((1, 2), (4, 5), (7, 8), (0, 1), (3, 4), (6, 7), (1, 2), (4, 5),
+                (7, 8), (0, 3), (5, 8), (4, 7), (3, 6), (1, 4), (2, 5), (4, 7),
+                (4, 2), (6, 4), (4, 2))
+
+
+def _median_of_9(items: list[jax.Array]) -> jax.Array:
+  """Elementwise median of 9 arrays of one shape."""
+  items = list(items)
+  for i, j in _MEDIAN_OF_9:
+    items[i], items[j] = (jnp.minimum(items[i], items[j]),
+                          jnp.maximum(items[i], items[j]))
+  return items[4]
+
+
+def _candidate(corners: jax.Array, delta: jax.Array, values: jax.Array,
+               patch_size: PatchSize) -> jax.Array:
+  """A likely median of every voxel: the median of 9 of its proposals.
+
+  The proposals of the patches at offsets (central, central +- s, ...) in
+  H x W around the voxel's centre (s about a third of the patch; offsets
+  clipped to patches that exist). On the outputs of a 13x144x256 generation
+  it was the exact median for 82% of the values, against 71% for the most
+  central proposal alone, and the whole median fold was 5-15% faster.
+
+  Args:
+    corners: [nT, nH, nW] int32, per patch, a flat row index into `values`.
+    delta: [P] int32, per patch offset (unfold order), added to `corners`.
+    values: [N, C] the flat values the indices point into.
+    patch_size: (pt, ph, pw).
+
+  Returns:
+    [nT+pt-1, nH+ph-1, nW+pw-1, C] one proposal per voxel.
+  """
+  grid = corners.shape
+  steps = [max(1, (p - 1) // 3) if a else 0 for a, p in enumerate(patch_size)]
+
+  def proposal(shift):
+    # Per axis, the offset of the covering patch, clipped to the patches
+    # whose corner lies on the grid: voxel v - offset in [0, n - 1].
+    offset = [np.clip(p // 2 + k, np.arange(n + p - 1) - (n - 1),
+                      np.minimum(np.arange(n + p - 1), p - 1))
+              for n, p, k in zip(grid, patch_size, shift)]
+    patch_corners = corners[np.ix_(*[np.arange(n + p - 1) - d for n, p, d in
+                                     zip(grid, patch_size, offset)])]
+    return values[patch_corners + delta.reshape(patch_size)[np.ix_(*offset)]]
+
+  return _median_of_9([proposal((0, a * steps[1], b * steps[2]))
+                       for a in (-1, 0, 1) for b in (-1, 0, 1)])
+
+
 def _fold_median(corners: jax.Array, delta: jax.Array, values: jax.Array,
                  patch_size: PatchSize) -> jax.Array:
   """Median fold: a cheap exact check first, exact selection where it fails.
 
   The value that patch q proposes for voxel q + d is `values[corners[q] +
   delta[d]]`. Where the chosen patches agree (most voxels of a coherent
-  output), the median is the value the most central covering patch proposes.
-  That candidate is exactly the lower median iff fewer than rank+1 proposals
-  are below it and at least rank+1 are at most it, which one pass over the P
-  offsets counts (as cheap as the mean fold). Only the values (voxel,
+  output), the median is what the patches around the voxel's centre propose
+  (`_candidate`). That candidate is exactly the lower median iff fewer than
+  rank+1 proposals are below it and at least rank+1 are at most it, which one
+  pass over the P offsets counts (as cheap as the mean fold). Only the values (voxel,
   channel) that fail the check gather their P proposals, in blocks, for the
   bisection.
 
@@ -261,13 +314,7 @@ def _fold_median(corners: jax.Array, delta: jax.Array, values: jax.Array,
   offsets = patch_offsets(patch_size)
   rank = (_coverage_counts(grid, patch_size) - 1) // 2
 
-  # The candidate: what the most central patch covering the voxel proposes.
-  central = [np.clip(p // 2, np.arange(n + p - 1) - (n - 1),
-                     np.arange(n + p - 1)) for n, p in zip(grid, patch_size)]
-  central_corners = corners[np.ix_(*[np.arange(n + p - 1) - d for n, p, d in
-                                     zip(grid, patch_size, central)])]
-  central_delta = delta.reshape(patch_size)[np.ix_(*central)]
-  candidate = values[central_corners + central_delta]  # [T, H, W, C]
+  candidate = _candidate(corners, delta, values, patch_size)  # [T, H, W, C]
 
   # Counts of proposals below (low 16 bits) and at most (high 16 bits) the
   # candidate, packed in one array: both are at most P < 2^15.
@@ -289,7 +336,7 @@ def _fold_median(corners: jax.Array, delta: jax.Array, values: jax.Array,
   unresolved = ~resolved.reshape(-1)
   block = min(_UNRESOLVED_BLOCK, num_values)
   num_blocks = -(-num_values // block)
-  ids = _compact(unresolved, num_blocks * block)
+  ids = compact(unresolved, num_blocks * block)
   # Corners padded by p-1 on both sides of every axis, -1 where no patch
   # starts: the corner of the patch covering voxel v at offset d is then one
   # flat look-up at v - d, with no bounds to check.
