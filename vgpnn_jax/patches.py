@@ -183,55 +183,79 @@ def _coverage_counts(grid: PatchSize, patch_size: PatchSize) -> jax.Array:
           counts[2][None, None, :])
 
 
-def _add_at_offsets(update, init: jax.Array, grid: PatchSize) -> jax.Array:
-  """Adds, for every patch offset d, `update(p, start)` at `init[d:d+grid]`.
+def _padded_corners(corners: jax.Array, patch_size: PatchSize) -> jax.Array:
+  """Corners padded by p-1 on both sides of every axis, -1 where none starts.
 
-  The planes of all patches at one offset land on one shifted block of the
-  folded video, so a loop over the P offsets (not over patches) folds.
+  The corner of the patch that covers voxel v at offset d is then
+  `padded[v + p - 1 - d]`, with no bounds to check.
+  """
+  return jnp.pad(corners, [(p - 1, p - 1) for p in patch_size],
+                 constant_values=-1)
+
+
+def _sum_over_offsets(proposal_fn, corners: jax.Array, delta: jax.Array,
+                      values: jax.Array, patch_size: PatchSize, fill,
+                      init: jax.Array) -> jax.Array:
+  """Sum over the P patch offsets of `proposal_fn(p, proposals)`.
+
+  Pulls, for every voxel v and offset d, the value that the patch covering v
+  at d proposes (`fill` where no patch does), one offset per loop step. A
+  gather over the whole output per step runs on every core of XLA:CPU; the
+  former loop, which added each offset's plane of patches into a shifted
+  block of the totals in place, ran on one (the mean fold: 0.10 s against
+  0.15 s at 13x144x256 on 2 cores).
 
   Args:
-    update: `fn(p, start) -> [nT, nH, nW, C]` for offset index p (a traced
-      int) whose block starts at `start` (t, h, w, 0).
-    init: [nT+pt-1, nH+ph-1, nW+pw-1, C] the starting totals.
-    grid: (nT, nH, nW) patch corners; the patch size is init's size - grid + 1.
+    proposal_fn: `fn(p, proposals [T, H, W, C]) -> [T, H, W, C]` terms, for
+      the offset index p (a traced int).
+    corners: [nT, nH, nW] int32, per patch, a flat row index into `values`.
+    delta: [P] int32, per patch offset (unfold order), added to `corners`.
+    values: [N, C] the flat values the indices point into.
+    patch_size: (pt, ph, pw).
+    fill: the proposal of a missing patch.
+    init: [T, H, W, C] the starting totals.
 
   Returns:
     The totals, shaped as `init`.
   """
-  patch_size = tuple(n - g + 1 for n, g in zip(init.shape[:3], grid))
+  out_size = init.shape[:3]
+  padded = _padded_corners(corners, patch_size)
   offsets = jnp.asarray(patch_offsets(patch_size))
-  block = tuple(grid) + init.shape[3:]
-  zero = jnp.zeros((), jnp.int32)
+  last = jnp.asarray(patch_size, jnp.int32) - 1
+  # Missing patches read one appended row of `fill`.
+  values = jnp.concatenate(
+      [values, jnp.full((1, values.shape[1]), fill, values.dtype)])
+  missing = values.shape[0] - 1
 
   def add_offset(p, total):
-    start = (offsets[p, 0], offsets[p, 1], offsets[p, 2], zero)
-    current = jax.lax.dynamic_slice(total, start, block)
-    return jax.lax.dynamic_update_slice(total, current + update(p, start),
-                                        start)
+    start = last - offsets[p]
+    covering = jax.lax.dynamic_slice(padded, tuple(start), out_size)
+    rows = jnp.where(covering >= 0, covering + delta[p], missing)
+    return total + proposal_fn(p, values[rows])
 
   return jax.lax.fori_loop(0, offsets.shape[0], add_offset, init)
 
 
-def _fold_mean(offset_values, grid: PatchSize, channels: int,
-               patch_size: PatchSize, dtype) -> jax.Array:
-  """Mean fold: adds the plane of every patch offset at its place.
+def _fold_mean(corners: jax.Array, delta: jax.Array, values: jax.Array,
+               patch_size: PatchSize) -> jax.Array:
+  """Mean fold: the sum of every voxel's proposals over their count.
 
   Args:
-    offset_values: `fn(p) -> [nT, nH, nW, C]`, the values of every patch at
-      its offset p (a traced int).
-    grid: (nT, nH, nW) patch corners.
-    channels: C.
+    corners: [nT, nH, nW] int32, per patch, a flat row index into `values`.
+    delta: [P] int32, per patch offset (unfold order), added to `corners`.
+    values: [N, C] the flat values the indices point into.
     patch_size: (pt, ph, pw).
-    dtype: the output dtype.
 
   Returns:
     [nT+pt-1, nH+ph-1, nW+pw-1, C] the folded video.
   """
+  grid = corners.shape
   out_size = tuple(n + p - 1 for n, p in zip(grid, patch_size))
-  total = _add_at_offsets(lambda p, start: offset_values(p),
-                          jnp.zeros(out_size + (channels,), dtype), grid)
+  total = _sum_over_offsets(
+      lambda p, proposals: proposals, corners, delta, values, patch_size, 0,
+      jnp.zeros(out_size + values.shape[1:], values.dtype))
   count = _coverage_counts(grid, patch_size)[..., None]
-  return total / count.astype(dtype)
+  return total / count.astype(values.dtype)
 
 
 # Compare-exchanges (i, j) after which entry 4 of 9 is their median (a
@@ -317,15 +341,16 @@ def _fold_median(corners: jax.Array, delta: jax.Array, values: jax.Array,
   candidate = _candidate(corners, delta, values, patch_size)  # [T, H, W, C]
 
   # Counts of proposals below (low 16 bits) and at most (high 16 bits) the
-  # candidate, packed in one array: both are at most P < 2^15.
-  def count_offset(p, start):
-    plane = values[corners + delta[p]]  # [nT, nH, nW, C]
-    here = jax.lax.dynamic_slice(candidate, start, grid + (channels,))
-    return (plane < here).astype(jnp.int32) + (
-        (plane <= here).astype(jnp.int32) << 16)
+  # candidate, packed in one array: both are at most P < 2^15. Missing
+  # patches propose +inf, which counts in neither.
+  def count_offset(p, proposals):
+    del p
+    return (proposals < candidate).astype(jnp.int32) + (
+        (proposals <= candidate).astype(jnp.int32) << 16)
 
-  packed = _add_at_offsets(count_offset,
-                           jnp.zeros(out_size + (channels,), jnp.int32), grid)
+  packed = _sum_over_offsets(count_offset, corners, delta, values, patch_size,
+                             jnp.inf,
+                             jnp.zeros(out_size + (channels,), jnp.int32))
   below, at_most = packed & 0xFFFF, packed >> 16
   resolved = (below <= rank[..., None]) & (at_most > rank[..., None])
 
@@ -337,12 +362,10 @@ def _fold_median(corners: jax.Array, delta: jax.Array, values: jax.Array,
   block = min(_UNRESOLVED_BLOCK, num_values)
   num_blocks = -(-num_values // block)
   ids = compact(unresolved, num_blocks * block)
-  # Corners padded by p-1 on both sides of every axis, -1 where no patch
-  # starts: the corner of the patch covering voxel v at offset d is then one
-  # flat look-up at v - d, with no bounds to check.
+  # The corner of the patch covering voxel v at offset d is one flat look-up
+  # at v - d in the padded corners.
   padded = tuple(n + 2 * (p - 1) for n, p in zip(grid, patch_size))
-  padded_corners = jnp.pad(corners, [(p - 1, p - 1) for p in patch_size],
-                           constant_values=-1).reshape(-1)
+  padded_corners = _padded_corners(corners, patch_size).reshape(-1)
   offset_flat = jnp.asarray(ravel_index(offsets.T, padded), jnp.int32)
   # Proposals of missing patches read an appended +inf.
   missing = values.shape[0] * channels
@@ -387,13 +410,11 @@ def _fold(patches, patch_size, reduce):
   nt, nh, nw, features = patches.shape
   volume = int(np.prod(patch_size))
   channels = features // volume
-  per_offset = patches.reshape(nt, nh, nw, volume, channels)
-  if reduce == 'mean':
-    return _fold_mean(lambda p: per_offset[:, :, :, p], (nt, nh, nw),
-                      channels, patch_size, patches.dtype)
+  # Patch q's value at offset d is row q * volume + d of the patch values.
   corners = jnp.arange(nt * nh * nw, dtype=jnp.int32).reshape(nt, nh, nw)
-  return _fold_median(corners * volume, jnp.arange(volume, dtype=jnp.int32),
-                      patches.reshape(-1, channels), patch_size)
+  fold_fn = _fold_mean if reduce == 'mean' else _fold_median
+  return fold_fn(corners * volume, jnp.arange(volume, dtype=jnp.int32),
+                 patches.reshape(-1, channels), patch_size)
 
 
 def fold(patches: jax.typing.ArrayLike,
@@ -453,9 +474,8 @@ def _fold_field(field, values, patch_size, reduce):
   if reduce == 'median':
     return _median_field_fold(patch_size)(field, values)
   corners, delta = _flat_corners(field, values.shape, patch_size)
-  flat = values.reshape(-1, values.shape[-1])
-  return _fold_mean(lambda p: flat[corners + delta[p]], field.shape[:3],
-                    values.shape[-1], patch_size, values.dtype)
+  return _fold_mean(corners, delta, values.reshape(-1, values.shape[-1]),
+                    patch_size)
 
 
 def fold_field(field: jax.typing.ArrayLike,
