@@ -386,19 +386,45 @@ def _run(keys: jax.Array, video: jax.Array, config: Config, batched: bool,
   inputs = _pyramid_program(sizes)(video)
   output = field = None
   for index in reversed(range(len(levels))):
-    start, iteration = programs[index]
-    start_key, key = _split(level_keys[index], batched)
-    if index == coarsest:
-      output, keys_video, field = start(start_key, inputs[index])
-    else:
-      output, keys_video, field = start(output, field, inputs[index + 1],
-                                        inputs[index])
-    output, field = pnn.run_iterations(
-        iteration, functools.partial(_fold_in, key, batched=batched), output,
-        keys_video, inputs[index], field, static[index].options)
+    output, field = _run_level(programs[index], static[index].options,
+                               level_keys[index], inputs, index, output, field,
+                               index == coarsest, batched)
     if progress is not None:
       progress(len(levels) - 1 - index, len(levels), levels[index], output)
   return output
+
+
+def _run_level(programs, options: pnn.StepOptions, level_key: jax.Array,
+               inputs: Sequence[jax.Array], index: int,
+               coarser_output: jax.Array | None,
+               coarser_field: jax.Array | None, coarsest: bool,
+               batched: bool) -> tuple[jax.Array, jax.Array]:
+  """Level `index`: its start, then its J iterations.
+
+  Args:
+    programs: the level's (start, iteration) functions.
+    options: the level's static options.
+    level_key: the level's key(s) ([N] if batched).
+    inputs: the input pyramid, finest first.
+    index: the level.
+    coarser_output: the coarser level's output (None at the coarsest).
+    coarser_field: the coarser level's field (None at the coarsest).
+    coarsest: whether this is the coarsest level.
+    batched: whether the programs map over a batch of keys.
+
+  Returns:
+    (output, field) of the level.
+  """
+  start, iteration = programs
+  start_key, key = _split(level_key, batched)
+  if coarsest:
+    queries, keys_video, field = start(start_key, inputs[index])
+  else:
+    queries, keys_video, field = start(coarser_output, coarser_field,
+                                       inputs[index + 1], inputs[index])
+  return pnn.run_iterations(
+      iteration, functools.partial(_fold_in, key, batched=batched), queries,
+      keys_video, inputs[index], field, options)
 
 
 def _split(keys: jax.Array, batched: bool) -> tuple[jax.Array, jax.Array]:

@@ -72,23 +72,16 @@ def _level_outputs(keys, video, config, searches, carry):
   coarsest = len(levels) - 1
   output = field = None
   for index in reversed(range(len(levels))):
-    level_keys = generation._fold_in(keys, index, batched=True)
-    start_key, key = generation._split(level_keys, batched=True)
-    iteration_key = lambda i, key=key: generation._fold_in(key, i, True)
+    level_key = generation._fold_in(keys, index, batched=True)
     outputs, fields = {}, {}
     for search in searches:
       program = static[index]
       program = program._replace(
           options=program.options._replace(search=search))
-      start = generation._compiled_start(program, index == coarsest, True)
-      if index == coarsest:
-        queries, keys_video, start_field = start(start_key, inputs[index])
-      else:
-        queries, keys_video, start_field = start(output, field,
-                                                 inputs[index + 1],
-                                                 inputs[index])
-      outputs[search], fields[search] = pnn.run_iterations(
-          pnn.compiled_iteration(program.options, True), iteration_key,
-          queries, keys_video, inputs[index], start_field, program.options)
+      programs = (generation._compiled_start(program, index == coarsest, True),
+                  pnn.compiled_iteration(program.options, True))
+      outputs[search], fields[search] = generation._run_level(
+          programs, program.options, level_key, inputs, index, output, field,
+          index == coarsest, True)
     yield levels[index], outputs, inputs[index]
     output, field = outputs[carry], fields[carry]
