@@ -169,7 +169,7 @@ class PatchMatchTest(absltest.TestCase):
   def test_start_kept_where_closer_over_many_blocks(self):
     # Two principal components score candidates poorly, so the search often
     # trades an exactly better start for a worse match; the final exact check
-    # puts the start back, over many small blocks of changed queries.
+    # puts the start back, block by block, whatever the block size.
     a, b = videos()
     exact_field = exact('pair')[0]
     rng = np.random.default_rng(3)

@@ -116,7 +116,7 @@ def _median_fold_bytes(level: generation.Level, channels: int,
   volume = math.prod(level.patch_size)
   voxels = math.prod(level.output_size) * channels
   # Per variation: whole-video arrays (the candidate, the packed counts, one
-  # offset's plane of proposals and its comparison, the output being
+  # offset's proposals and the rows they are read from, the output being
   # filled), and the P proposals of one block of unresolved values with
   # their indices. The values are copied once with a +inf row.
   per_item = 5 * voxels + 2 * volume * _UNRESOLVED_BLOCK

@@ -41,7 +41,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from vgpnn_jax.patches import compact
 from vgpnn_jax.patches import grid_shape
 from vgpnn_jax.patches import ravel_index
 
@@ -225,44 +224,6 @@ def _blocked(fn, num: int, block: int, *arrays: jax.Array):
   return jax.tree.map(assemble, out)
 
 
-def _keep_start_where_closer(field: jax.Array, start: jax.Array, exact_ssd,
-                             block: int) -> jax.Array:
-  """`field`, with `start` where it is exactly closer to the query.
-
-  Only the queries whose match changed are scored, gathered in blocks: after
-  a level's first iteration about 15% of them change (finest level of a
-  13x144x256 generation), and scoring all the others cost more than the
-  jump-flood step itself.
-
-  Args:
-    field: [N] flat key corners found on descriptors.
-    start: [N] flat key corners the search started from.
-    exact_ssd: `fn([B] query positions, [B, 2] corners) -> [B, 2]` SSD.
-    block: queries scored at once.
-
-  Returns:
-    [N] flat key corners.
-  """
-  num = field.shape[0]
-  block = min(block, num)
-  num_blocks = -(-num // block)
-  changed = field != start
-  ids = compact(changed, num_blocks * block)  # padded with num
-
-  def keep_block(b, field):
-    query = jax.lax.dynamic_slice_in_dim(ids, b * block, block)
-    position = jnp.minimum(query, num - 1)  # padding reads the last query
-    both = jnp.stack([_take(field, position), _take(start, position)], axis=1)
-    dist = exact_ssd(position, both)
-    use_start = (query < num) & (dist[:, 1] < dist[:, 0])
-    return field.at[jnp.where(use_start, query, num)].set(both[:, 1],
-                                                          mode='drop')
-
-  num_changed = jnp.sum(changed, dtype=jnp.int32)
-  return jax.lax.fori_loop(0, (num_changed + block - 1) // block, keep_block,
-                           field)
-
-
 @functools.partial(
     jax.jit,
     static_argnames=('patch_size', 'steps', 'radii', 'num_passes',
@@ -391,13 +352,17 @@ def _patchmatch(key, queries, keys, init_field, first_step, patch_size, steps,
   if not exact:
     # Whole patches per query: smaller blocks stay in cache.
     block = max(1, min(block_size // 8, num_q))
-    if init_field is not None:
+    if init_field is None:
+      dist = _blocked(lambda p, f: exact_ssd(p, f[:, None])[:, 0], num_q,
+                      block, field)
+    else:
       # Scoring on descriptors may trade an exactly better match for a worse
       # one: never return a match worse than the one given.
-      field = _keep_start_where_closer(field, start, exact_ssd, block)
-    # Callers that only want the field (generation) never compute this.
-    dist = _blocked(lambda p, f: exact_ssd(p, f[:, None])[:, 0], num_q,
-                    block, field)
+      both = jnp.stack([field, start], axis=1)
+      both_dist = _blocked(exact_ssd, num_q, block, both)
+      use_start = both_dist[:, 1] < both_dist[:, 0]
+      field = jnp.where(use_start, start, field)
+      dist = jnp.where(use_start, both_dist[:, 1], both_dist[:, 0])
   field = jnp.stack(_unravel(field, k_grid), axis=-1)
   return field.reshape(q_grid + (3,)), dist.reshape(q_grid)
 
