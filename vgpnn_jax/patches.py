@@ -193,13 +193,19 @@ def _padded_corners(corners: jax.Array, patch_size: PatchSize) -> jax.Array:
                  constant_values=-1)
 
 
+def _with_fill_row(values: jax.Array, fill) -> jax.Array:
+  """[N, C] values -> [N+1, C], a last row of `fill` for missing patches."""
+  return jnp.concatenate(
+      [values, jnp.full((1, values.shape[1]), fill, values.dtype)])
+
+
 def _sum_over_offsets(proposal_fn, corners: jax.Array, delta: jax.Array,
-                      values: jax.Array, patch_size: PatchSize, fill,
+                      values_with_fill: jax.Array, patch_size: PatchSize,
                       init: jax.Array) -> jax.Array:
   """Sum over the P patch offsets of `proposal_fn(p, proposals)`.
 
   Pulls, for every voxel v and offset d, the value that the patch covering v
-  at d proposes (`fill` where no patch does), one offset per loop step. A
+  at d proposes (the fill row where no patch does), one offset per loop step. A
   gather over the whole output per step runs on every core of XLA:CPU; the
   former loop, which added each offset's plane of patches into a shifted
   block of the totals in place, ran on one (the mean fold: 0.10 s against
@@ -210,9 +216,9 @@ def _sum_over_offsets(proposal_fn, corners: jax.Array, delta: jax.Array,
       the offset index p (a traced int).
     corners: [nT, nH, nW] int32, per patch, a flat row index into `values`.
     delta: [P] int32, per patch offset (unfold order), added to `corners`.
-    values: [N, C] the flat values the indices point into.
+    values_with_fill: [N+1, C] the flat values the indices point into, then
+      the proposal of a missing patch (`_with_fill_row`).
     patch_size: (pt, ph, pw).
-    fill: the proposal of a missing patch.
     init: [T, H, W, C] the starting totals.
 
   Returns:
@@ -222,16 +228,13 @@ def _sum_over_offsets(proposal_fn, corners: jax.Array, delta: jax.Array,
   padded = _padded_corners(corners, patch_size)
   offsets = jnp.asarray(patch_offsets(patch_size))
   last = jnp.asarray(patch_size, jnp.int32) - 1
-  # Missing patches read one appended row of `fill`.
-  values = jnp.concatenate(
-      [values, jnp.full((1, values.shape[1]), fill, values.dtype)])
-  missing = values.shape[0] - 1
+  missing = values_with_fill.shape[0] - 1
 
   def add_offset(p, total):
     start = last - offsets[p]
     covering = jax.lax.dynamic_slice(padded, tuple(start), out_size)
     rows = jnp.where(covering >= 0, covering + delta[p], missing)
-    return total + proposal_fn(p, values[rows])
+    return total + proposal_fn(p, values_with_fill[rows])
 
   return jax.lax.fori_loop(0, offsets.shape[0], add_offset, init)
 
@@ -252,7 +255,8 @@ def _fold_mean(corners: jax.Array, delta: jax.Array, values: jax.Array,
   grid = corners.shape
   out_size = tuple(n + p - 1 for n, p in zip(grid, patch_size))
   total = _sum_over_offsets(
-      lambda p, proposals: proposals, corners, delta, values, patch_size, 0,
+      lambda p, proposals: proposals, corners, delta,
+      _with_fill_row(values, 0), patch_size,
       jnp.zeros(out_size + values.shape[1:], values.dtype))
   count = _coverage_counts(grid, patch_size)[..., None]
   return total / count.astype(values.dtype)
@@ -319,9 +323,9 @@ def _fold_median(corners: jax.Array, delta: jax.Array, values: jax.Array,
   output), the median is what the patches around the voxel's centre propose
   (`_candidate`). That candidate is exactly the lower median iff fewer than
   rank+1 proposals are below it and at least rank+1 are at most it, which one
-  pass over the P offsets counts (as cheap as the mean fold). Only the values (voxel,
-  channel) that fail the check gather their P proposals, in blocks, for the
-  bisection.
+  pass over the P offsets counts (as cheap as the mean fold). Only the values
+  (voxel, channel) that fail the check gather their P proposals, in blocks,
+  for the bisection.
 
   Args:
     corners: [nT, nH, nW] int32, per patch, a flat row index into `values`.
@@ -348,8 +352,11 @@ def _fold_median(corners: jax.Array, delta: jax.Array, values: jax.Array,
     return (proposals < candidate).astype(jnp.int32) + (
         (proposals <= candidate).astype(jnp.int32) << 16)
 
-  packed = _sum_over_offsets(count_offset, corners, delta, values, patch_size,
-                             jnp.inf,
+  # One copy of the values with a +inf row serves this pass and the
+  # selection below.
+  values_ext = _with_fill_row(values, jnp.inf)
+  packed = _sum_over_offsets(count_offset, corners, delta, values_ext,
+                             patch_size,
                              jnp.zeros(out_size + (channels,), jnp.int32))
   below, at_most = packed & 0xFFFF, packed >> 16
   resolved = (below <= rank[..., None]) & (at_most > rank[..., None])
@@ -367,9 +374,9 @@ def _fold_median(corners: jax.Array, delta: jax.Array, values: jax.Array,
   padded = tuple(n + 2 * (p - 1) for n, p in zip(grid, patch_size))
   padded_corners = _padded_corners(corners, patch_size).reshape(-1)
   offset_flat = jnp.asarray(ravel_index(offsets.T, padded), jnp.int32)
-  # Proposals of missing patches read an appended +inf.
+  # Proposals of missing patches read the appended +inf row.
   missing = values.shape[0] * channels
-  values_ext = jnp.append(values.reshape(-1), jnp.inf).astype(values.dtype)
+  values_flat = values_ext.reshape(-1)
   flat_rank = rank.reshape(-1)
 
   def select(b, output):
@@ -386,7 +393,7 @@ def _fold_median(corners: jax.Array, delta: jax.Array, values: jax.Array,
       corner = padded_corners[base - offset_flat[p]]
       index = jnp.where(corner >= 0, (corner + delta[p]) * channels + channel,
                         missing)
-      return proposals.at[p].set(values_ext[index])
+      return proposals.at[p].set(values_flat[index])
 
     proposals = jax.lax.fori_loop(
         0, offsets.shape[0], gather_offset,
