@@ -101,6 +101,33 @@ class PlanTest(absltest.TestCase):
     with self.assertRaisesRegex(ValueError, 'auto_exact_flops'):
       vgpnn_jax.make_config(auto_exact_flops=-1.0)
 
+  def test_alpha_under_auto_acts_on_the_exact_levels(self):
+    # 15 levels at 13x144x256: exact on the coarse ones, PatchMatch above.
+    config = vgpnn_jax.make_config(alpha=1.0)
+    levels = vgpnn_jax.plan_levels((13, 144, 256), config)
+    options = [generation._step_options(l, config) for l in levels]
+    self.assertEqual([o.alpha for o in options],
+                     [1.0 if l.search == 'exact' else None for l in levels])
+    self.assertIn(None, [o.alpha for o in options])
+    self.assertIn(1.0, [o.alpha for o in options])
+    for o in options:
+      pnn.check_options(o)  # what compiling the level would raise on
+    with self.assertRaisesRegex(ValueError, 'alpha'):
+      vgpnn_jax.make_config(alpha=1.0, search='patchmatch')
+
+  def test_alpha_under_auto_generates_and_has_an_effect(self):
+    video = _video()
+    config = _CONFIG._replace(search='auto', auto_exact_flops=3e7)
+    searches = {l.search for l in vgpnn_jax.plan_levels(video.shape[:3],
+                                                        config)}
+    self.assertEqual(searches, {'exact', 'patchmatch'})
+    key = jax.random.key(3)
+    plain = vgpnn_jax.generate(key, video, config)
+    with_alpha = vgpnn_jax.generate(key, video, config, alpha=0.01)
+    self.assertEqual(with_alpha.shape, video.shape)
+    self.assertTrue(np.all(np.isfinite(with_alpha)))
+    self.assertGreater(float(np.abs(plain - with_alpha).max()), 1e-3)
+
   def test_large_output_rules(self):
     levels = vgpnn_jax.plan_levels((13, 720, 1280), vgpnn_jax.make_config())
     self.assertEqual(levels[0].num_iters, 1)  # 12 M voxels > 3 M

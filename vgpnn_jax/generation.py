@@ -62,7 +62,11 @@ class Config(NamedTuple):
     coarsest_iters: J at the coarsest level.
     reduce: 'median' (video default) or 'mean' (image default) fold.
     keys_rule: 'vgpnn' (keys become the values after one iteration) or 'gpnn'.
-    alpha: completeness term of the search (exact search only), None: off.
+    alpha: completeness term of the search, None: off. It needs the exact
+      search: with `search='auto'` it applies on the levels that run exact
+      search (the coarse ones, where a variation's layout, and so which parts
+      of the input it keeps, is set), and the PatchMatch levels run without
+      it; `search='patchmatch'` with alpha is refused.
     search: 'auto', 'exact' or 'patchmatch'.
     auto_exact_flops: with `search='auto'`, levels where one exact search
       costs at most this many flops use it, the others PatchMatch. The
@@ -212,7 +216,9 @@ def _step_options(level: Level, config: Config) -> pnn.StepOptions:
   return pnn.StepOptions(
       patch_size=level.patch_size, num_iters=level.num_iters,
       reduce=config.reduce, keys_rule=config.keys_rule, search=level.search,
-      alpha=config.alpha, chunk_size=config.chunk_size)
+      # Under search='auto' the completeness term acts on the exact levels.
+      alpha=config.alpha if level.search == 'exact' else None,
+      chunk_size=config.chunk_size)
 
 
 def _coarsest_start(key, values, program: _LevelProgram):
