@@ -65,7 +65,8 @@ def _case_video(path: str, frames: int, height: int, width: int):
 
 
 def run_case(case: str, search: str, num: int, cache: str | None,
-             video_path: str, seed: int = 0) -> dict:
+             video_path: str, seed: int = 0,
+             alpha: float | None = None) -> dict:
   """Runs one case in this process; returns its measurements."""
   import jax  # pylint: disable=g-import-not-at-top
   sys.path.insert(0, _ROOT)
@@ -76,7 +77,7 @@ def run_case(case: str, search: str, num: int, cache: str | None,
   frames, height, width = (int(v) for v in case.split('x'))
   video = _case_video(video_path, frames, height, width)
   matmul = _matmul_seconds()
-  config = generation.make_config(search=search)
+  config = generation.make_config(search=search, alpha=alpha)
   levels = generation.plan_levels(video.shape[:3], config)
   times = []
   last = [time.perf_counter()]
@@ -123,11 +124,13 @@ def main() -> None:
                       'or float in [0, 1]); each case takes its first T '
                       'frames, resized to H x W (default: the bundled '
                       '13x144x256 sample)')
+  parser.add_argument('--alpha', type=float, default=None,
+                      help='the completeness term (Config.alpha); default off')
   parser.add_argument('--one', default=None, help=argparse.SUPPRESS)
   args = parser.parse_args()
   if args.one:  # the subprocess side
     print(json.dumps(run_case(args.one, args.search, args.num, args.cache,
-                              args.video, args.seed)))
+                              args.video, args.seed, args.alpha)))
     return
   rows = []
   runs = [(case, seed) for case in args.cases.split(',')
@@ -138,6 +141,8 @@ def main() -> None:
                '--seed', seed]
     if args.cache:
       command += ['--cache', args.cache]
+    if args.alpha is not None:
+      command += ['--alpha', str(args.alpha)]
     started = time.perf_counter()
     result = subprocess.run(command, capture_output=True, text=True,
                             check=False)

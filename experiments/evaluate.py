@@ -216,6 +216,8 @@ def evaluate_clip(clip: str, args: argparse.Namespace, key: jax.Array,
     generate_options = {'search': args.search}
     if args.auto_exact_flops is not None:
       generate_options['auto_exact_flops'] = args.auto_exact_flops
+    if args.alpha is not None:
+      generate_options['alpha'] = args.alpha
     samples = our_samples(video, args.num_samples, keys['ours'],
                           **generate_options)
     generate_s = time.perf_counter() - start
@@ -303,7 +305,8 @@ def markdown(rows: list[dict], args: argparse.Namespace,
                 'outputs')
     lines.append(f'- ours: {args.num_samples} samples of '
                  f'`vgpnn_jax.generate_batch` with the default config '
-                 f'(search={args.search!r}), evaluated {encoding}.')
+                 f'(search={args.search!r}, alpha={args.alpha!r}), '
+                 f'evaluated {encoding}.')
   if args.max_size is not None:
     lines.append(f'- Every video (inputs, the authors\' outputs) read at most '
                  f'{args.max_size} pixels high (`io.read_video(max_size=...)`'
@@ -335,6 +338,10 @@ def main(argv=None) -> None:
                       'library\'s, 5e10; at --max-size '
                       '48, 5e9 runs PatchMatch on the finer half of the '
                       'levels, as the default does at full size)')
+  parser.add_argument('--alpha', type=float, default=None,
+                      help='the completeness term of our samples '
+                      '(Config.alpha; with --search auto it acts on the '
+                      'exact-search levels); default off')
   parser.add_argument('--max-size', type=int, default=None,
                       help='read every video (inputs and the authors\' '
                       'outputs) at most this many pixels high, so that exact '

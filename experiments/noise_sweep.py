@@ -1,11 +1,15 @@
 """Diversity and coherence of our samples at a few noise levels, per clip.
 
+(Or at a few values of another `vgpnn_jax.Config` field, given third: e.g.
+`alpha`, the completeness term, with 'none' for off.)
+
 The samples use the same keys as `evaluate.py` ('ours'), so that a row at
 the default noise reproduces that table's row, and the noise levels compare
 as pairs. Coherence and completeness use 1024 sampled patches per direction
 (evaluate.py: 2048), the SWD one scale: a quick sweep, not the full table.
 
     .venv/bin/python experiments/noise_sweep.py waterfall,desert 2.5,5.0
+    .venv/bin/python experiments/noise_sweep.py birds,cliff none,0.01 alpha
 """
 import pathlib
 import sys
@@ -21,24 +25,26 @@ from vgpnn_jax import report
 
 
 def main() -> None:
-  if len(sys.argv) != 3:
-    sys.exit('usage: noise_sweep.py CLIP[,CLIP...] NOISE[,NOISE...] '
-             '(e.g. waterfall,desert 2.5,5.0)')
-  clips, noises = sys.argv[1].split(','), sys.argv[2].split(',')
+  if len(sys.argv) not in (3, 4):
+    sys.exit('usage: noise_sweep.py CLIP[,CLIP...] VALUE[,VALUE...] [FIELD] '
+             '(e.g. waterfall,desert 2.5,5.0; FIELD defaults to noise_std)')
+  clips, values = sys.argv[1].split(','), sys.argv[2].split(',')
+  field = sys.argv[3] if len(sys.argv) == 4 else 'noise_std'
+  values = [None if v == 'none' else float(v) for v in values]
   for clip in clips:
     video, _ = evaluate.load_clip(clip, evaluate.DATA)
     # evaluate.py's keys at its default seed 0.
     ours = evaluate.method_keys(evaluate.clip_key(jax.random.key(0),
                                                   clip))['ours']
-    for noise in (float(n) for n in noises):
+    for value in values:
       start = time.perf_counter()
-      samples = evaluate.our_samples(video, 6, ours, noise_std=noise)
+      samples = evaluate.our_samples(video, 6, ours, **{field: value})
       encoded = evaluate.encoded_like_published(samples)
       result = report.evaluate_videos(video, encoded, key=jax.random.key(1),
                                       max_patches=1024,
                                       swd_max_patches=2**14, scales=(1,))
       mean = result['mean']
-      print(f'| {clip} | {noise:g} | {result["diversity"]:.4f} | '
+      print(f'| {clip} | {value} | {result["diversity"]:.4f} | '
             f'{mean["coherence"]:.3g} | {mean["completeness"]:.3g} | '
             f'{time.perf_counter() - start:.0f} |', flush=True)
 
