@@ -28,7 +28,7 @@ import time
 import numpy as np
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_SAMPLE = os.path.join(_ROOT, 'vgpnn_jax', 'data', 'bunny.mp4')
+SAMPLE = os.path.join(_ROOT, 'vgpnn_jax', 'data', 'bunny.mp4')
 
 
 def _matmul_seconds() -> float:
@@ -42,7 +42,7 @@ def _matmul_seconds() -> float:
   return (time.perf_counter() - start) / 3
 
 
-def _case_video(path: str, frames: int, height: int, width: int):
+def case_video(path: str, frames: int, height: int, width: int):
   """The video at `path` at the case size.
 
   Its first `frames` frames, resized in space; a video with fewer frames is
@@ -75,7 +75,7 @@ def run_case(case: str, search: str, num: int, cache: str | None,
     jax.config.update('jax_compilation_cache_dir', cache)
     jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.2)
   frames, height, width = (int(v) for v in case.split('x'))
-  video = _case_video(video_path, frames, height, width)
+  video = case_video(video_path, frames, height, width)
   matmul = _matmul_seconds()
   config = generation.make_config(search=search, alpha=alpha)
   levels = generation.plan_levels(video.shape[:3], config)
@@ -119,7 +119,7 @@ def main() -> None:
   parser.add_argument('--seed', type=int, default=0, help=argparse.SUPPRESS)
   parser.add_argument('--cache', default=None,
                       help='persistent compilation cache folder')
-  parser.add_argument('--video', default=_SAMPLE,
+  parser.add_argument('--video', default=SAMPLE,
                       help='input video (or a .npy array [T, H, W, 3], uint8 '
                       'or float in [0, 1]); each case takes its first T '
                       'frames, resized to H x W (default: the bundled '

@@ -20,23 +20,16 @@ import subprocess
 import sys
 import time
 
-_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
 
 def time_build(root: str, case: str, runs: int) -> list[float]:
   """Seconds of `runs` warm generations with the package found in `root`."""
   sys.path.insert(0, os.path.abspath(root))
   import jax  # pylint: disable=g-import-not-at-top
-  import numpy as np  # pylint: disable=g-import-not-at-top
+  import bench  # pylint: disable=g-import-not-at-top
   from vgpnn_jax import generation  # pylint: disable=g-import-not-at-top
-  from vgpnn_jax import io  # pylint: disable=g-import-not-at-top
-  from vgpnn_jax import resampling  # pylint: disable=g-import-not-at-top
-  video, _ = io.read_video(os.path.join(_ROOT, 'vgpnn_jax', 'data',
-                                        'bunny.mp4'))
-  size = tuple(int(v) for v in case.split('x'))
-  if tuple(video.shape[:3]) != size:
-    video = np.asarray(resampling.resize(video, size))
-  video = jax.numpy.asarray(video)
+  # The bench's case video, read and resized by the build under test.
+  video = jax.numpy.asarray(bench.case_video(
+      bench.SAMPLE, *(int(v) for v in case.split('x'))))
   generation.generate(jax.random.key(0), video).block_until_ready()
   seconds = []
   for run in range(runs):
