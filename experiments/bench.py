@@ -66,7 +66,7 @@ def case_video(path: str, frames: int, height: int, width: int):
 
 def run_case(case: str, search: str, num: int, cache: str | None,
              video_path: str, seed: int = 0,
-             alpha: float | None = None) -> dict:
+             alpha: float | str | None = None) -> dict:
   """Runs one case in this process; returns its measurements."""
   import jax  # pylint: disable=g-import-not-at-top
   sys.path.insert(0, _ROOT)
@@ -77,7 +77,9 @@ def run_case(case: str, search: str, num: int, cache: str | None,
   frames, height, width = (int(v) for v in case.split('x'))
   video = case_video(video_path, frames, height, width)
   matmul = _matmul_seconds()
-  config = generation.make_config(search=search, alpha=alpha)
+  overrides = {} if alpha is None else {
+      'alpha': None if alpha == 'none' else alpha}
+  config = generation.make_config(search=search, **overrides)
   levels = generation.plan_levels(video.shape[:3], config)
   times = []
   last = [time.perf_counter()]
@@ -105,6 +107,8 @@ def run_case(case: str, search: str, num: int, cache: str | None,
 
 
 def main() -> None:
+  sys.path.insert(0, _ROOT)
+  from vgpnn_jax import cli  # pylint: disable=g-import-not-at-top
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('--cases', default='13x144x256',
                       help='comma-separated TxHxW cases')
@@ -124,8 +128,9 @@ def main() -> None:
                       'or float in [0, 1]); each case takes its first T '
                       'frames, resized to H x W (default: the bundled '
                       '13x144x256 sample)')
-  parser.add_argument('--alpha', type=float, default=None,
-                      help='the completeness term (Config.alpha); default off')
+  parser.add_argument('--alpha', type=cli.parse_alpha, default=None,
+                      help='the completeness term (Config.alpha), "none" '
+                      'for off; default: the library\'s')
   parser.add_argument('--one', default=None, help=argparse.SUPPRESS)
   args = parser.parse_args()
   if args.one:  # the subprocess side

@@ -47,6 +47,7 @@ if str(REPO) not in sys.path:
   sys.path.insert(0, str(REPO))
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
+from vgpnn_jax import cli
 from vgpnn_jax import io
 from vgpnn_jax import metrics
 from vgpnn_jax import report
@@ -217,7 +218,7 @@ def evaluate_clip(clip: str, args: argparse.Namespace, key: jax.Array,
     if args.auto_exact_flops is not None:
       generate_options['auto_exact_flops'] = args.auto_exact_flops
     if args.alpha is not None:
-      generate_options['alpha'] = args.alpha
+      generate_options['alpha'] = None if args.alpha == 'none' else args.alpha
     samples = our_samples(video, args.num_samples, keys['ours'],
                           **generate_options)
     generate_s = time.perf_counter() - start
@@ -303,9 +304,11 @@ def markdown(rows: list[dict], args: argparse.Namespace,
     encoding = ('as generated (float)' if args.raw_ours else
                 'after an H.264 round trip (crf 18), like the published .mp4 '
                 'outputs')
+    alpha = ('the default' if args.alpha is None else
+             'off' if args.alpha == 'none' else repr(args.alpha))
     lines.append(f'- ours: {args.num_samples} samples of '
                  f'`vgpnn_jax.generate_batch` with the default config '
-                 f'(search={args.search!r}, alpha={args.alpha!r}), '
+                 f'(search={args.search!r}, alpha: {alpha}), '
                  f'evaluated {encoding}.')
   if args.max_size is not None:
     lines.append(f'- Every video (inputs, the authors\' outputs) read at most '
@@ -338,10 +341,10 @@ def main(argv=None) -> None:
                       'library\'s, 5e10; at --max-size '
                       '48, 5e9 runs PatchMatch on the finer half of the '
                       'levels, as the default does at full size)')
-  parser.add_argument('--alpha', type=float, default=None,
+  parser.add_argument('--alpha', type=cli.parse_alpha, default=None,
                       help='the completeness term of our samples '
-                      '(Config.alpha; with --search auto it acts on the '
-                      'exact-search levels); default off')
+                      '(Config.alpha), "none" for off; default: the '
+                      'library\'s (1.0 on the coarsest exact-search levels)')
   parser.add_argument('--max-size', type=int, default=None,
                       help='read every video (inputs and the authors\' '
                       'outputs) at most this many pixels high, so that exact '

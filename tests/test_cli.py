@@ -68,6 +68,23 @@ def test_scale_retargets(tmp_path, video_path):
   assert out.shape == (6, 18, 36, 3)
 
 
+def test_alpha_option_turns_the_completeness_term_off(tmp_path, video_path,
+                                                     capsys):
+  outputs = {}
+  for name, extra in (('default', []), ('off', ['--alpha', 'none']),
+                      ('strong', ['--alpha', '0.01'])):
+    assert cli.main(['generate', str(video_path), '--out',
+                     str(tmp_path / name), '--num', '1', '--noise', '0.5'] +
+                    _FAST + extra) == 0
+    outputs[name], _ = io.read_video(tmp_path / name / 'variation_000.mp4')
+  assert np.abs(outputs['default'] - outputs['off']).max() > 0.01
+  assert np.abs(outputs['strong'] - outputs['default']).max() > 0.01
+  with pytest.raises(SystemExit) as raised:
+    cli.main(['generate', str(video_path), '--alpha', '-1'])
+  assert raised.value.code == 2
+  assert '--alpha takes a positive number' in capsys.readouterr().err
+
+
 @pytest.mark.parametrize('args, message', [
     (['generate', '{missing}'], 'file not found'),
     (['generate', '{video}', '--frames', '0:2'], 'fewer than the 3-frame'),
@@ -102,5 +119,5 @@ def test_help_explains_every_option(capsys):
   text = capsys.readouterr().out
   for option in ('--out', '--num', '--seed', '--max-size', '--frames',
                  '--noise', '--scale', '--patch', '--iters', '--search',
-                 '--levels', '--reduce', '--format'):
+                 '--alpha', '--levels', '--reduce', '--format'):
     assert option in text

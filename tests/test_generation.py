@@ -101,19 +101,31 @@ class PlanTest(absltest.TestCase):
     with self.assertRaisesRegex(ValueError, 'auto_exact_flops'):
       vgpnn_jax.make_config(auto_exact_flops=-1.0)
 
-  def test_alpha_under_auto_acts_on_the_exact_levels(self):
+  def test_alpha_acts_on_the_coarsest_exact_levels(self):
     # 15 levels at 13x144x256: exact on the coarse ones, PatchMatch above.
-    config = vgpnn_jax.make_config(alpha=1.0)
-    levels = vgpnn_jax.plan_levels((13, 144, 256), config)
-    options = [generation._step_options(l, config) for l in levels]
-    self.assertEqual([o.alpha for o in options],
-                     [1.0 if l.search == 'exact' else None for l in levels])
-    self.assertIn(None, [o.alpha for o in options])
-    self.assertIn(1.0, [o.alpha for o in options])
-    for o in options:
-      pnn.check_options(o)  # what compiling the level would raise on
-    with self.assertRaisesRegex(ValueError, 'alpha'):
-      vgpnn_jax.make_config(alpha=1.0, search='patchmatch')
+    size = (13, 144, 256)
+    for alpha_levels, want in ((5, 5), (2, 2), (0, 0), (None, 7)):
+      config = vgpnn_jax.make_config(alpha_levels=alpha_levels)
+      levels = vgpnn_jax.plan_levels(size, config)
+      expected = [1.0 if l.search == 'exact' and
+                  (alpha_levels is None or i >= len(levels) - alpha_levels)
+                  else None for i, l in enumerate(levels)]
+      self.assertEqual([l.alpha for l in levels], expected)
+      self.assertEqual(sum(a is not None for a in expected), want)
+      options = [generation._step_options(l, config) for l in levels]
+      self.assertEqual([o.alpha for o in options], expected)
+      for o in options:
+        pnn.check_options(o)  # what compiling the level would raise on
+    # PatchMatch everywhere: the term has no level to act on, and is no error.
+    levels = vgpnn_jax.plan_levels(size, vgpnn_jax.make_config(
+        search='patchmatch', alpha=0.5))
+    self.assertEqual({l.alpha for l in levels}, {None})
+    levels = vgpnn_jax.plan_levels(size, vgpnn_jax.make_config(alpha=None))
+    self.assertEqual({l.alpha for l in levels}, {None})
+    with self.assertRaisesRegex(ValueError, 'alpha must be positive'):
+      vgpnn_jax.make_config(alpha=0.0)
+    with self.assertRaisesRegex(ValueError, 'alpha_levels'):
+      vgpnn_jax.make_config(alpha_levels=-1)
 
   def test_alpha_under_auto_generates_and_has_an_effect(self):
     video = _video()
@@ -122,7 +134,7 @@ class PlanTest(absltest.TestCase):
                                                         config)}
     self.assertEqual(searches, {'exact', 'patchmatch'})
     key = jax.random.key(3)
-    plain = vgpnn_jax.generate(key, video, config)
+    plain = vgpnn_jax.generate(key, video, config, alpha=None)
     with_alpha = vgpnn_jax.generate(key, video, config, alpha=0.01)
     self.assertEqual(with_alpha.shape, video.shape)
     self.assertTrue(np.all(np.isfinite(with_alpha)))

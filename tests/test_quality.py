@@ -71,8 +71,10 @@ def _paired_levels():
 
 @functools.cache
 def _generated(search: str) -> np.ndarray:
+  # The completeness term acts on exact-search levels only: off, so that the
+  # two generations differ by their search alone.
   return np.asarray(generation.generate_batch(_keys(), _crop(), search=search,
-                                              min_side=_MIN_SIDE))
+                                              min_side=_MIN_SIDE, alpha=None))
 
 
 class PatchMatchQualityTest(absltest.TestCase):

@@ -40,6 +40,20 @@ def _ints(text: str, count: int, name: str) -> tuple[int, ...]:
   return tuple(int(v) for v in values)
 
 
+def parse_alpha(text: str) -> float | str:
+  """`--alpha`: a positive number, or 'none' (the completeness term off)."""
+  if text.strip().lower() == 'none':
+    return 'none'
+  try:
+    value = float(text)
+  except ValueError:
+    value = 0.0
+  if not value > 0:
+    raise argparse.ArgumentTypeError(
+        f'--alpha takes a positive number or "none", got {text!r}')
+  return value
+
+
 def _frame_range(text: str) -> tuple[int | None, int | None, int]:
   parts = text.split(':')
   try:
@@ -117,6 +131,11 @@ def _build_parser() -> argparse.ArgumentParser:
       help='nearest-neighbour search: exact (slow beyond small videos), '
       'patchmatch (approximate, linear cost) or auto (exact where cheap); '
       'default: %(default)s')
+  gen.add_argument(
+      '--alpha', type=parse_alpha, default=None, metavar='A',
+      help='completeness term: smaller keeps more of the input\'s content '
+      'in each variation; "none" turns it off (default: 1.0, on the '
+      'coarsest 5 levels)')
   gen.add_argument('--levels', type=int, default=None, metavar='L',
                    help='keep at most L pyramid levels (the finest ones); '
                    'fewer levels keep the layout closer to the input '
@@ -179,6 +198,8 @@ def _run_generate(args: argparse.Namespace) -> None:
                       ('max_levels', args.levels)):
     if value is not None:
       overrides[name] = value
+  if args.alpha is not None:
+    overrides['alpha'] = None if args.alpha == 'none' else args.alpha
   try:
     config = generation.make_config(**overrides)
   except ValueError as e:

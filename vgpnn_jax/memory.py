@@ -13,8 +13,8 @@ Each formula is read off the code (generation.py, pnn.py, nn.py, patches.py,
 patchmatch.py), checked against XLA's buffer assignment of the compiled level
 programs (`.compile().memory_analysis()`, dumps of the buffer assignment) and
 against the peak resident memory of real runs (experiments/bench_memory.py).
-The median fold is assumed (the mean fold needs less) and the completeness
-term (alpha) is not counted. When the engine changes, rerun the benchmark.
+The median fold is assumed (the mean fold needs less). When the engine
+changes, rerun the benchmark.
 
 Sizes are in bytes; arrays are float32 or int32 (4 bytes per value).
 """
@@ -76,6 +76,17 @@ def _exact_bytes(level: generation.Level, channels: int, batch: int,
   # and three chunk x keys blocks (the product, the distances, the positions
   # where the minimum is reached). The unfolded keys are shared.
   per_item = (queries + padded) * dim + 3 * chunk * keys
+  if level.alpha is not None:
+    # The completeness term first searches the other way (every key's
+    # nearest query: the keys padded to whole chunks, two chunk x queries
+    # blocks), then keeps one normaliser per key and one more chunk x keys
+    # block (the normalised distances) in the forward search.
+    key_chunk = max(1, min(chunk_size, keys))
+    padded_keys = -(-keys // key_chunk) * key_chunk
+    reverse = padded_keys * dim + 2 * key_chunk * queries
+    per_item = queries * dim + max(reverse,
+                                   per_item - queries * dim + chunk * keys)
+    per_item += keys
   return (batch * per_item + keys * dim) * _VALUE
 
 

@@ -35,7 +35,9 @@ def level_outputs(
   Args:
     keys: [N] PRNG keys, one per sample (as in `generate_batch`).
     video: [T, H, W, C] float video in [0, 1].
-    config: a `Config` (its `search` is ignored); or keyword overrides.
+    config: a `Config` (its `search` is ignored, and its completeness term
+      `alpha` too: it acts on exact-search levels only, so the outputs would
+      differ by more than the search); or keyword overrides.
     searches: the searches run at every level ('exact', 'patchmatch').
     carry: the search (one of `searches`) whose output and field start the
       next level.
@@ -58,7 +60,7 @@ def level_outputs(
     if search not in pnn.SEARCHES:
       raise ValueError(f'searches must be in {pnn.SEARCHES}, got {search!r}')
   config = generation.make_config(config, **overrides)
-  config = config._replace(search=carry)
+  config = config._replace(search=carry, alpha=None)
   video = generation._check_video(video)
   return _level_outputs(keys, video, config, tuple(searches), carry)
 
