@@ -10,6 +10,7 @@ as pairs. Coherence and completeness use 1024 sampled patches per direction
 
     .venv/bin/python experiments/noise_sweep.py waterfall,desert 2.5,5.0
     .venv/bin/python experiments/noise_sweep.py birds,cliff none,0.01 alpha
+    .venv/bin/python experiments/noise_sweep.py birds 3,5,none alpha_levels
 """
 import pathlib
 import sys
@@ -30,7 +31,8 @@ def main() -> None:
              '(e.g. waterfall,desert 2.5,5.0; FIELD defaults to noise_std)')
   clips, values = sys.argv[1].split(','), sys.argv[2].split(',')
   field = sys.argv[3] if len(sys.argv) == 4 else 'noise_std'
-  values = [None if v == 'none' else float(v) for v in values]
+  values = [None if v == 'none' else int(v) if v.isdigit() else float(v)
+            for v in values]
   for clip in clips:
     video, _ = evaluate.load_clip(clip, evaluate.DATA)
     # evaluate.py's keys at its default seed 0.
