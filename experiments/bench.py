@@ -70,6 +70,7 @@ def run_case(case: str, search: str, num: int, cache: str | None,
   """Runs one case in this process; returns its measurements."""
   import jax  # pylint: disable=g-import-not-at-top
   sys.path.insert(0, _ROOT)
+  from vgpnn_jax import cli  # pylint: disable=g-import-not-at-top
   from vgpnn_jax import generation  # pylint: disable=g-import-not-at-top
   if cache:
     jax.config.update('jax_compilation_cache_dir', cache)
@@ -77,9 +78,8 @@ def run_case(case: str, search: str, num: int, cache: str | None,
   frames, height, width = (int(v) for v in case.split('x'))
   video = case_video(video_path, frames, height, width)
   matmul = _matmul_seconds()
-  overrides = {} if alpha is None else {
-      'alpha': None if alpha == 'none' else alpha}
-  config = generation.make_config(search=search, **overrides)
+  config = generation.make_config(search=search,
+                                  **cli.alpha_overrides(alpha))
   levels = generation.plan_levels(video.shape[:3], config)
   times = []
   last = [time.perf_counter()]

@@ -217,8 +217,7 @@ def evaluate_clip(clip: str, args: argparse.Namespace, key: jax.Array,
     generate_options = {'search': args.search}
     if args.auto_exact_flops is not None:
       generate_options['auto_exact_flops'] = args.auto_exact_flops
-    if args.alpha is not None:
-      generate_options['alpha'] = None if args.alpha == 'none' else args.alpha
+    generate_options.update(cli.alpha_overrides(args.alpha))
     samples = our_samples(video, args.num_samples, keys['ours'],
                           **generate_options)
     generate_s = time.perf_counter() - start

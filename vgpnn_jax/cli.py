@@ -54,6 +54,13 @@ def parse_alpha(text: str) -> float | str:
   return value
 
 
+def alpha_overrides(value: float | str | None) -> dict:
+  """`Config` overrides for a `parse_alpha` value; None: the library's."""
+  if value is None:
+    return {}
+  return {'alpha': None if value == 'none' else value}
+
+
 def _frame_range(text: str) -> tuple[int | None, int | None, int]:
   parts = text.split(':')
   try:
@@ -198,8 +205,7 @@ def _run_generate(args: argparse.Namespace) -> None:
                       ('max_levels', args.levels)):
     if value is not None:
       overrides[name] = value
-  if args.alpha is not None:
-    overrides['alpha'] = None if args.alpha == 'none' else args.alpha
+  overrides.update(alpha_overrides(args.alpha))
   try:
     config = generation.make_config(**overrides)
   except ValueError as e:

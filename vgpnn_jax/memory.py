@@ -72,10 +72,11 @@ def _exact_bytes(level: generation.Level, channels: int, batch: int,
   keys = _grid(level.input_size, level.patch_size)
   chunk = max(1, min(chunk_size, queries))
   padded = -(-queries // chunk) * chunk
-  # Per variation: the unfolded queries, their copy padded to whole chunks,
-  # and three chunk x keys blocks (the product, the distances, the positions
-  # where the minimum is reached). The unfolded keys are shared.
-  per_item = (queries + padded) * dim + 3 * chunk * keys
+  # Per variation: the unfolded queries, then the search's working set: their
+  # copy padded to whole chunks and three chunk x keys blocks (the product,
+  # the distances, the positions where the minimum is reached). The unfolded
+  # keys are shared.
+  search = padded * dim + 3 * chunk * keys
   if level.alpha is not None:
     # The completeness term first searches the other way (every key's
     # nearest query: the keys padded to whole chunks, two chunk x queries
@@ -84,9 +85,8 @@ def _exact_bytes(level: generation.Level, channels: int, batch: int,
     key_chunk = max(1, min(chunk_size, keys))
     padded_keys = -(-keys // key_chunk) * key_chunk
     reverse = padded_keys * dim + 2 * key_chunk * queries
-    per_item = queries * dim + max(reverse,
-                                   per_item - queries * dim + chunk * keys)
-    per_item += keys
+    search = keys + max(reverse, search + chunk * keys)
+  per_item = queries * dim + search
   return (batch * per_item + keys * dim) * _VALUE
 
 
