@@ -147,8 +147,10 @@ def _select_block(values: jax.Array, rank: jax.Array) -> jax.Array:
   return state[2]
 
 
-def _compact(mask: jax.Array, size: int) -> jax.Array:
+def compact(mask: jax.Array, size: int) -> jax.Array:
   """`jnp.nonzero(mask, size=size, fill_value=len(mask))[0]` as int32.
+
+  Shared by the median fold here and PatchMatch's final re-scoring.
 
   A cumulative sum and a scatter: on XLA:CPU half the compile time (0.3 s
   against 0.7 s for 340k values) and half the run time of `jnp.nonzero`.
@@ -368,7 +370,7 @@ def _fold_median(corners: jax.Array, delta: jax.Array, values: jax.Array,
   unresolved = ~resolved.reshape(-1)
   block = min(_UNRESOLVED_BLOCK, num_values)
   num_blocks = -(-num_values // block)
-  ids = _compact(unresolved, num_blocks * block)
+  ids = compact(unresolved, num_blocks * block)
   # The corner of the patch covering voxel v at offset d is one flat look-up
   # at v - d in the padded corners.
   padded = tuple(n + 2 * (p - 1) for n, p in zip(grid, patch_size))

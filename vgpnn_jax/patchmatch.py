@@ -41,6 +41,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from vgpnn_jax.patches import compact
 from vgpnn_jax.patches import grid_shape
 from vgpnn_jax.patches import ravel_index
 
@@ -352,19 +353,48 @@ def _patchmatch(key, queries, keys, init_field, first_step, patch_size, steps,
   if not exact:
     # Whole patches per query: smaller blocks stay in cache.
     block = max(1, min(block_size // 8, num_q))
-    if init_field is None:
-      dist = _blocked(lambda p, f: exact_ssd(p, f[:, None])[:, 0], num_q,
-                      block, field)
-    else:
-      # Scoring on descriptors may trade an exactly better match for a worse
-      # one: never return a match worse than the one given.
-      both = jnp.stack([field, start], axis=1)
-      both_dist = _blocked(exact_ssd, num_q, block, both)
-      use_start = both_dist[:, 1] < both_dist[:, 0]
-      field = jnp.where(use_start, start, field)
-      dist = jnp.where(use_start, both_dist[:, 1], both_dist[:, 0])
+    if init_field is not None:
+      field = _keep_better_start(exact_ssd, field, start, num_q, block)
+    # Callers that drop the distances (the generation) never run this.
+    dist = _blocked(lambda p, f: exact_ssd(p, f[:, None])[:, 0], num_q, block,
+                    field)
   field = jnp.stack(_unravel(field, k_grid), axis=-1)
   return field.reshape(q_grid + (3,)), dist.reshape(q_grid)
+
+
+def _keep_better_start(exact_ssd, field: jax.Array, start: jax.Array,
+                       num_q: int, block: int) -> jax.Array:
+  """Per query, the exactly nearer of the searched match and the start.
+
+  Scoring on descriptors may trade an exactly better match for a worse one:
+  this never returns a match worse than the one given. Only the queries whose
+  match moved are scored, in compacted blocks: after a level's first
+  iteration that is 3-13% of them.
+
+  Args:
+    exact_ssd: `fn([B] query positions, [B, K] key corners) -> [B, K]`.
+    field: [num_q] flat key corners found by the search.
+    start: [num_q] flat key corners the search started from.
+    num_q: number of queries.
+    block: queries scored at once.
+
+  Returns:
+    [num_q] flat key corners.
+  """
+  moved = field != start
+  num_blocks = -(-num_q // block)
+  ids = compact(moved, num_blocks * block)  # padded with num_q
+
+  def rescore(b, field):
+    q_pos = jax.lax.dynamic_slice_in_dim(ids, b * block, block)
+    in_range = jnp.minimum(q_pos, num_q - 1)  # padding reads the last query
+    both = jnp.stack([_take(field, in_range), _take(start, in_range)], axis=1)
+    both_dist = exact_ssd(in_range, both)
+    best = jnp.where(both_dist[:, 1] < both_dist[:, 0], both[:, 1], both[:, 0])
+    return field.at[q_pos].set(best, mode='drop')
+
+  num_moved = jnp.sum(moved, dtype=jnp.int32)
+  return jax.lax.fori_loop(0, (num_moved + block - 1) // block, rescore, field)
 
 
 def _as_ints(name: str, values, length: int | None = None) -> tuple[int, ...]:
