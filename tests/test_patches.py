@@ -126,11 +126,50 @@ class FoldTest(parameterized.TestCase):
     got = patches._median_of_9(list(items))
     np.testing.assert_array_equal(got, np.median(items, axis=0))
 
+  def test_guess_changes_which_values_are_selected_not_the_median(self):
+    # A piecewise field over values with ties; guesses that are the median
+    # everywhere, nowhere, in part (NaN elsewhere), and a previous field's
+    # fold (the generation's guess). Small blocks: several of them run.
+    values = np.round(_video((5, 14, 15, 3), seed=8) * 8) / 8
+    rng = np.random.default_rng(9)
+    grid = (3, 10, 11)
+    t, h, w = np.meshgrid(*[np.arange(n) for n in grid], indexing='ij')
+    shift = rng.integers(-3, 4, size=(grid[0], 3, 3, 3))
+    field = np.clip(np.stack([t, h, w], -1) + shift[t, h // 4, w // 4], 0,
+                    np.array([2, 7, 8]))
+    previous = field.copy()
+    previous[rng.random(grid) < 0.2] = [1, 2, 3]
+    gathered = reference.unfold(values, (3, 7, 7))[
+        field[..., 0], field[..., 1], field[..., 2]]
+    want = reference.fold(gathered, (3, 7, 7), 'median')
+    partial = np.where(rng.random(want.shape) < 0.5, want, np.nan)
+    guesses = {
+        'median': want,
+        'wrong': want + 0.01,
+        'partial': partial,
+        'none': np.full(want.shape, np.nan, np.float32),
+        'previous fold': patches.fold_field(previous, values, (3, 7, 7)),
+    }
+    with mock.patch.object(patches, '_UNRESOLVED_BLOCK', 64):
+      for name, guess in guesses.items():
+        with self.subTest(name):
+          got = patches.fold_field(field, values, (3, 7, 7), guess=guess)
+          np.testing.assert_array_equal(got, want)
+      # The mean ignores it.
+      np.testing.assert_allclose(
+          patches.fold_field(field, values, (3, 7, 7), reduce='mean',
+                             guess=want),
+          reference.fold(gathered, (3, 7, 7), 'mean'), atol=1e-6)
+
   def test_rejects_bad_arguments(self):
     with self.assertRaisesRegex(ValueError, 'reduce'):
       patches.fold(np.zeros((2, 2, 2, 27)), (1, 3, 3), reduce='max')
     with self.assertRaisesRegex(ValueError, 'patches'):
       patches.fold(np.zeros((2, 2, 2, 26)), (1, 3, 3))
+    with self.assertRaisesRegex(ValueError, 'guess'):
+      patches.fold_field(np.zeros((2, 2, 2, 3), np.int32),
+                         np.zeros((4, 4, 4, 3)), (3, 3, 3),
+                         guess=np.zeros((4, 4, 3, 3)))
 
 
 if __name__ == '__main__':

@@ -126,11 +126,11 @@ def _median_fold_bytes(level: generation.Level, channels: int,
   """Working set of the median fold (patches._fold_median)."""
   volume = math.prod(level.patch_size)
   voxels = math.prod(level.output_size) * channels
-  # Per variation: whole-video arrays (the candidate, the packed counts, one
-  # offset's proposals and the rows they are read from, the output being
-  # filled), and the P proposals of one block of unresolved values with
-  # their indices. The values are copied once with a +inf row.
-  per_item = 5 * voxels + 2 * volume * _UNRESOLVED_BLOCK
+  # Per variation: whole-video arrays (the guess, the candidate, the packed
+  # counts, one offset's proposals and the rows they are read from, the
+  # output being filled), and the P proposals of one block of unresolved
+  # values with their indices. The values are copied once with a +inf row.
+  per_item = 6 * voxels + 2 * volume * _UNRESOLVED_BLOCK
   return (batch * per_item) * _VALUE + _video_bytes(level.input_size,
                                                     channels)
 

@@ -317,13 +317,15 @@ def _candidate(corners: jax.Array, delta: jax.Array, values: jax.Array,
 
 
 def _fold_median(corners: jax.Array, delta: jax.Array, values: jax.Array,
-                 patch_size: PatchSize) -> jax.Array:
+                 patch_size: PatchSize,
+                 guess: jax.Array | None = None) -> jax.Array:
   """Median fold: a cheap exact check first, exact selection where it fails.
 
   The value that patch q proposes for voxel q + d is `values[corners[q] +
   delta[d]]`. Where the chosen patches agree (most voxels of a coherent
   output), the median is what the patches around the voxel's centre propose
-  (`_candidate`). That candidate is exactly the lower median iff fewer than
+  (`_candidate`), or `guess` where given. That candidate is exactly the lower
+  median iff fewer than
   rank+1 proposals are below it and at least rank+1 are at most it, which one
   pass over the P offsets counts (as cheap as the mean fold). Only the values
   (voxel, channel) that fail the check gather their P proposals, in blocks,
@@ -334,6 +336,8 @@ def _fold_median(corners: jax.Array, delta: jax.Array, values: jax.Array,
     delta: [P] int32, per patch offset (unfold order), added to `corners`.
     values: [N, C] the flat values the indices point into.
     patch_size: (pt, ph, pw).
+    guess: optional [nT+pt-1, nH+ph-1, nW+pw-1, C] candidates, NaN where
+      there are none.
 
   Returns:
     [nT+pt-1, nH+ph-1, nW+pw-1, C] the folded video.
@@ -345,6 +349,9 @@ def _fold_median(corners: jax.Array, delta: jax.Array, values: jax.Array,
   rank = (_coverage_counts(grid, patch_size) - 1) // 2
 
   candidate = _candidate(corners, delta, values, patch_size)  # [T, H, W, C]
+  if guess is not None:
+    candidate = jnp.where(jnp.isnan(guess), candidate,
+                          guess.astype(candidate.dtype))
 
   # Counts of proposals below (low 16 bits) and at most (high 16 bits) the
   # candidate, packed in one array: both are at most P < 2^15. Missing
@@ -470,18 +477,18 @@ def _median_field_fold(patch_size: PatchSize):
   """
 
   @jax.custom_batching.sequential_vmap
-  def fold_median(field, values):
+  def fold_median(field, values, guess):
     corners, delta = _flat_corners(field, values.shape, patch_size)
     return _fold_median(corners, delta, values.reshape(-1, values.shape[-1]),
-                        patch_size)
+                        patch_size, guess)
 
   return fold_median
 
 
 @functools.partial(jax.jit, static_argnames=('patch_size', 'reduce'))
-def _fold_field(field, values, patch_size, reduce):
+def _fold_field(field, values, guess, patch_size, reduce):
   if reduce == 'median':
-    return _median_field_fold(patch_size)(field, values)
+    return _median_field_fold(patch_size)(field, values, guess)
   corners, delta = _flat_corners(field, values.shape, patch_size)
   return _fold_mean(corners, delta, values.reshape(-1, values.shape[-1]),
                     patch_size)
@@ -491,7 +498,8 @@ def fold_field(field: jax.typing.ArrayLike,
                values: jax.typing.ArrayLike,
                patch_size: Sequence[int],
                *,
-               reduce: str = 'median') -> jax.Array:
+               reduce: str = 'median',
+               guess: jax.typing.ArrayLike | None = None) -> jax.Array:
   """Folds the value patches a nearest-neighbour field points to.
 
   Equivalent to `fold(unfold(values)[field[..., 0], field[..., 1],
@@ -503,6 +511,10 @@ def fold_field(field: jax.typing.ArrayLike,
     values: [Tv, Hv, Wv, C] the video the patches are taken from.
     patch_size: (pt, ph, pw).
     reduce: 'median' or 'mean', as in `fold`.
+    guess: optional [nT+pt-1, nH+ph-1, nW+pw-1, C] values likely to be the
+      median (NaN where unknown), e.g. the fold of a previous field over the
+      same `values`. The median fold checks them first: they change its
+      speed, never its result. Ignored by the mean.
 
   Returns:
     [nT+pt-1, nH+ph-1, nW+pw-1, C] video.
@@ -513,4 +525,11 @@ def fold_field(field: jax.typing.ArrayLike,
   patch_size = _check_patch(values.shape[:3], patch_size)
   if field.ndim != 4 or field.shape[-1] != 3:
     raise ValueError(f'expected a [nT, nH, nW, 3] field, got {field.shape}')
-  return _fold_field(field.astype(jnp.int32), values, patch_size, reduce)
+  if guess is not None:
+    guess = jnp.asarray(guess)
+    want = tuple(n + p - 1 for n, p in zip(field.shape[:3], patch_size))
+    want += values.shape[3:]
+    if guess.shape != want:
+      raise ValueError(f'guess must have shape {want}, got {guess.shape}')
+  return _fold_field(field.astype(jnp.int32), values, guess, patch_size,
+                     reduce)

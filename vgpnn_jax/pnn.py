@@ -155,8 +155,14 @@ def search_and_fold(key: jax.Array, queries: jax.Array, keys: jax.Array,
   # Fusing the search's last ops into the fold's loops made one iteration
   # 1.4x slower on XLA:CPU; the barrier keeps them apart.
   field = jax.lax.optimization_barrier(field)
+  # After the first iteration the queries are the fold of the previous field
+  # over the same values: the median wherever the patches covering a voxel
+  # kept their matches, which after the second iteration is most voxels.
+  # Checked first, they leave the median fold 2-5x fewer values to select
+  # exactly than its own guess (11-4% against 17% at 13x144x256).
+  guess = jnp.where(iteration > 0, queries, jnp.nan)
   output = patches_lib.fold_field(field, values, options.patch_size,
-                                  reduce=options.reduce)
+                                  reduce=options.reduce, guess=guess)
   return output, field
 
 
