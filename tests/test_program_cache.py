@@ -25,6 +25,11 @@ def cache_dir(tmp_path):
   jax.config.update('jax_compilation_cache_dir', previous)
 
 
+def _forget_this_process():
+  """What a new process would see: the files on disk only."""
+  program_cache._compiled.clear()  # pylint: disable=protected-access
+
+
 def _program():
   return jax.jit(lambda x, key: jnp.sin(x) * jax.random.normal(key, x.shape))
 
@@ -53,10 +58,25 @@ def test_second_call_loads_from_disk_and_matches(cache_dir, monkeypatch):
     raise AssertionError('the program was traced again')
 
   monkeypatch.setattr(program_cache.export, 'export', no_export)
+  _forget_this_process()
   second = program_cache.compile_program(_program(), _specs(), 'sin')
   expected = _program()(x, jax.random.key(1))
   np.testing.assert_array_equal(first(x, jax.random.key(1)), expected)
   np.testing.assert_array_equal(second(x, jax.random.key(1)), expected)
+
+
+def test_same_process_reuses_the_compiled_program(cache_dir, monkeypatch):
+  del cache_dir
+  first = program_cache.compile_program(_program(), _specs(), 'sin')
+
+  def no_load(path):
+    raise AssertionError(f'{path} was read again')
+
+  monkeypatch.setattr(program_cache, '_load', no_load)
+  assert program_cache.compile_program(_program(), _specs(), 'sin') is first
+  # Another name is another program.
+  with pytest.raises(AssertionError, match='read again'):
+    program_cache.compile_program(_program(), _specs(), 'other')
 
 
 def test_names_and_shapes_key_the_files(cache_dir):
@@ -71,6 +91,7 @@ def test_corrupt_file_is_lowered_again(cache_dir):
   program_cache.compile_program(_program(), _specs(), 'sin')
   (path,) = (cache_dir / 'vgpnn_jax_programs').glob('*.stablehlo')
   path.write_bytes(b'not a program')
+  _forget_this_process()
   compiled = program_cache.compile_program(_program(), _specs(), 'sin')
   x = jnp.ones((4, 5))
   np.testing.assert_array_equal(compiled(x, jax.random.key(2)),

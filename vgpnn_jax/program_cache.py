@@ -8,7 +8,8 @@ lowered and serialized (`jax.export`, a stable, portable format), keyed by
 everything that shapes it: a description of the program, its argument shapes,
 the source of this package, the JAX version, the backend and XLA_FLAGS. A
 second run deserializes it (milliseconds) and compiles it, which JAX's
-compilation cache answers: 3 s instead of 14 s for those 30 programs.
+compilation cache answers: 3 s instead of 14 s for those 30 programs. Within
+one process a program is loaded once and kept.
 
 Compiled executables are never serialized by this module (deserialized
 XLA:CPU executables loaded by hand crashed now and then; JAX's own
@@ -32,6 +33,11 @@ from jax import export
 import jaxlib
 
 _SUBFOLDER = 'vgpnn_jax_programs'
+
+# Programs compiled in this process, by file: loading one from the caches
+# again (tracing the exported call, reading and linking the executable) cost
+# 2-3 s of CPU per 13x144x256 generation after the first.
+_compiled: dict[pathlib.Path, Callable] = {}
 
 
 @functools.lru_cache(maxsize=1)
@@ -94,12 +100,17 @@ def compile_program(fn, specs: Sequence[jax.ShapeDtypeStruct],
   """
   where = folder()
   if where is None:
-    return fn.lower(*specs).compile()
+    return fn.lower(*specs).compile()  # JAX keeps it for the next call
   path = where / _file_name(name, specs)
+  compiled = _compiled.get(path)
+  if compiled is not None:
+    return compiled
   exported = _load(path)
   if exported is None:
     exported = export.export(fn)(*specs)
     _save(path, exported)
   # The same module on the first run as on later ones: JAX's compilation
   # cache then answers the later ones.
-  return jax.jit(exported.call).lower(*specs).compile()
+  compiled = jax.jit(exported.call).lower(*specs).compile()
+  _compiled[path] = compiled
+  return compiled
