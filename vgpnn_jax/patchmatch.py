@@ -252,11 +252,7 @@ def _patchmatch(key, queries, keys, init_field, first_step, patch_size, steps,
         _clip((start[:, 0], start[:, 1], start[:, 2]), k_grid), k_grid)
     field = start
 
-  def exact_ssd(q_pos, cands):
-    """[B] query positions, [B, K] flat key corners -> [B, K] exact SSD."""
-    q = _windows(queries, _unravel(q_pos, q_grid), patch_size)
-    k = _windows(keys, _unravel(cands, k_grid), patch_size)
-    return jnp.sum(jnp.square(k - q[:, None]), axis=(2, 3, 4))
+  exact_ssd = functools.partial(_exact_ssd, queries, keys, patch_size)
 
   if exact:
     # Every candidate gathers a whole patch: smaller blocks bound memory.
@@ -354,7 +350,8 @@ def _patchmatch(key, queries, keys, init_field, first_step, patch_size, steps,
     # Whole patches per query: smaller blocks stay in cache.
     block = max(1, min(block_size // 8, num_q))
     if init_field is not None:
-      field = _keep_better_start(exact_ssd, field, start, num_q, block)
+      field = _keep_better_start(patch_size, block)(queries, keys, field,
+                                                     start)
     # Callers that drop the distances (the generation) never run this.
     dist = _blocked(lambda p, f: exact_ssd(p, f[:, None])[:, 0], num_q, block,
                     field)
@@ -362,39 +359,54 @@ def _patchmatch(key, queries, keys, init_field, first_step, patch_size, steps,
   return field.reshape(q_grid + (3,)), dist.reshape(q_grid)
 
 
-def _keep_better_start(exact_ssd, field: jax.Array, start: jax.Array,
-                       num_q: int, block: int) -> jax.Array:
-  """Per query, the exactly nearer of the searched match and the start.
+def _exact_ssd(queries: jax.Array, keys: jax.Array, patch_size: Shape3,
+               q_pos: jax.Array, cands: jax.Array) -> jax.Array:
+  """[B] query positions, [B, K] flat key corners -> [B, K] exact SSD."""
+  q_grid = grid_shape(queries.shape[:3], patch_size)
+  k_grid = grid_shape(keys.shape[:3], patch_size)
+  q = _windows(queries, _unravel(q_pos, q_grid), patch_size)
+  k = _windows(keys, _unravel(cands, k_grid), patch_size)
+  return jnp.sum(jnp.square(k - q[:, None]), axis=(2, 3, 4))
+
+
+@functools.lru_cache(maxsize=None)
+def _keep_better_start(patch_size: Shape3, block: int):
+  """`fn(queries, keys, field, start)`: per query, the exactly nearer match.
 
   Scoring on descriptors may trade an exactly better match for a worse one:
   this never returns a match worse than the one given. Only the queries whose
   match moved are scored, in compacted blocks: after a level's first
-  iteration that is 3-13% of them.
+  iteration that is 3-13% of them. Batched by a loop rather than by `vmap`:
+  under `vmap` a loop whose length depends on the data selects the whole
+  field at every block.
 
-  Args:
-    exact_ssd: `fn([B] query positions, [B, K] key corners) -> [B, K]`.
-    field: [num_q] flat key corners found by the search.
-    start: [num_q] flat key corners the search started from.
-    num_q: number of queries.
-    block: queries scored at once.
-
-  Returns:
-    [num_q] flat key corners.
+  The returned function takes [Tq, Hq, Wq, C] queries, [Tk, Hk, Wk, C] keys,
+  and [num_q] flat key corners found by the search (`field`) and started from
+  (`start`); it returns [num_q] flat key corners.
   """
-  moved = field != start
-  num_blocks = -(-num_q // block)
-  ids = compact(moved, num_blocks * block)  # padded with num_q
 
-  def rescore(b, field):
-    q_pos = jax.lax.dynamic_slice_in_dim(ids, b * block, block)
-    in_range = jnp.minimum(q_pos, num_q - 1)  # padding reads the last query
-    both = jnp.stack([_take(field, in_range), _take(start, in_range)], axis=1)
-    both_dist = exact_ssd(in_range, both)
-    best = jnp.where(both_dist[:, 1] < both_dist[:, 0], both[:, 1], both[:, 0])
-    return field.at[q_pos].set(best, mode='drop')
+  @jax.custom_batching.sequential_vmap
+  def keep_better_start(queries, keys, field, start):
+    num_q = field.shape[0]
+    moved = field != start
+    num_blocks = -(-num_q // block)
+    ids = compact(moved, num_blocks * block)  # padded with num_q
 
-  num_moved = jnp.sum(moved, dtype=jnp.int32)
-  return jax.lax.fori_loop(0, (num_moved + block - 1) // block, rescore, field)
+    def rescore(b, field):
+      q_pos = jax.lax.dynamic_slice_in_dim(ids, b * block, block)
+      in_range = jnp.minimum(q_pos, num_q - 1)  # padding reads the last query
+      both = jnp.stack([_take(field, in_range), _take(start, in_range)],
+                       axis=1)
+      both_dist = _exact_ssd(queries, keys, patch_size, in_range, both)
+      best = jnp.where(both_dist[:, 1] < both_dist[:, 0], both[:, 1],
+                       both[:, 0])
+      return field.at[q_pos].set(best, mode='drop')
+
+    num_moved = jnp.sum(moved, dtype=jnp.int32)
+    return jax.lax.fori_loop(0, (num_moved + block - 1) // block, rescore,
+                             field)
+
+  return keep_better_start
 
 
 def _as_ints(name: str, values, length: int | None = None) -> tuple[int, ...]:
