@@ -41,9 +41,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from vgpnn_jax.patches import compact
 from vgpnn_jax.patches import grid_shape
 from vgpnn_jax.patches import ravel_index
+from vgpnn_jax.patches import set_where
 
 _HIGHEST = jax.lax.Precision.HIGHEST
 
@@ -387,24 +387,14 @@ def _keep_better_start(patch_size: Shape3, block: int):
 
   @jax.custom_batching.sequential_vmap
   def keep_better_start(queries, keys, field, start):
-    num_q = field.shape[0]
-    moved = field != start
-    num_blocks = -(-num_q // block)
-    ids = compact(moved, num_blocks * block)  # padded with num_q
 
-    def rescore(b, field):
-      q_pos = jax.lax.dynamic_slice_in_dim(ids, b * block, block)
-      in_range = jnp.minimum(q_pos, num_q - 1)  # padding reads the last query
-      both = jnp.stack([_take(field, in_range), _take(start, in_range)],
-                       axis=1)
-      both_dist = _exact_ssd(queries, keys, patch_size, in_range, both)
-      best = jnp.where(both_dist[:, 1] < both_dist[:, 0], both[:, 1],
+    def nearer(q_pos):
+      both = jnp.stack([_take(field, q_pos), _take(start, q_pos)], axis=1)
+      both_dist = _exact_ssd(queries, keys, patch_size, q_pos, both)
+      return jnp.where(both_dist[:, 1] < both_dist[:, 0], both[:, 1],
                        both[:, 0])
-      return field.at[q_pos].set(best, mode='drop')
 
-    num_moved = jnp.sum(moved, dtype=jnp.int32)
-    return jax.lax.fori_loop(0, (num_moved + block - 1) // block, rescore,
-                             field)
+    return set_where(field != start, nearer, field, block)
 
   return keep_better_start
 
