@@ -44,6 +44,7 @@ import numpy as np
 from vgpnn_jax.patches import grid_shape
 from vgpnn_jax.patches import ravel_index
 from vgpnn_jax.patches import set_where
+from vgpnn_jax.patches import unravel_index
 
 _HIGHEST = jax.lax.Precision.HIGHEST
 
@@ -68,12 +69,6 @@ def _hash(x: jax.Array) -> jax.Array:
   x = x ^ (x >> 15)
   x = x * jnp.uint32(0x846CA68B)
   return x ^ (x >> 16)
-
-
-def _unravel(flat: jax.Array, grid: Shape3) -> tuple[jax.Array, ...]:
-  """Flat int index -> (t, h, w) on a grid of shape (nT, nH, nW)."""
-  _, nh, nw = grid
-  return flat // (nh * nw), (flat // nw) % nh, flat % nw
 
 
 def _take(values: jax.Array, indices: jax.Array) -> jax.Array:
@@ -153,7 +148,7 @@ def _pca_basis(keys: jax.Array, patch_size: Shape3, dim: int,
   # no lattice aligned with the rows.
   flat = np.floor(np.modf(np.arange(num_samples) * 0.6180339887498949)[0] *
                   num).astype(np.int32)
-  patches = _windows(keys, _unravel(jnp.asarray(flat), grid), patch_size)
+  patches = _windows(keys, unravel_index(jnp.asarray(flat), grid), patch_size)
   patches = patches.reshape(num_samples, -1)
   centred = patches - jnp.mean(patches, axis=0, keepdims=True)
   cov = jnp.matmul(centred.T, centred, precision=_HIGHEST)
@@ -275,9 +270,6 @@ def _patchmatch(key, queries, keys, init_field, first_step, patch_size, steps,
         total = total + jnp.square(_take(k_desc[d], cands) - q_d[:, d, None])
       return total
 
-  dist = _blocked(lambda p, f, q: score(p, q, f[:, None])[:, 0], num_q, block,
-                  field, q_desc)
-
   # The (up to) 6 axis directions, as [M, 3] unit offsets (size-1 axes of the
   # query grid are skipped).
   directions = np.array([[sign * (a == axis) for a in range(3)]
@@ -294,8 +286,7 @@ def _patchmatch(key, queries, keys, init_field, first_step, patch_size, steps,
   steps_arr = jnp.asarray(steps, jnp.int32)
   radii_arr = jnp.asarray(radii, jnp.int32)
 
-  def jump_flood(i, state):
-    field, dist = state
+  def jump_flood(i, field):
     phase = i % len(steps)
     step = steps_arr[phase]
     radius = radii_arr[phase]
@@ -306,56 +297,52 @@ def _patchmatch(key, queries, keys, init_field, first_step, patch_size, steps,
 
     def update(q_pos, q_d):
       current = _take(field, q_pos)
-      current_dist = _take(dist, q_pos)
-      pos = jnp.stack(_unravel(q_pos, q_grid), axis=-1)[:, None, :]
+      pos = jnp.stack(unravel_index(q_pos, q_grid), axis=-1)[:, None, :]
       # Each neighbour's match, shifted back by the neighbour's offset.
       neighbours = jnp.clip(pos + offsets, 0, q_limit)  # [B, M, 3]
       matches = _take(field,
                       ravel_index(jnp.unstack(neighbours, axis=-1), q_grid))
-      shifted = (jnp.stack(_unravel(matches, k_grid), axis=-1) -
+      shifted = (jnp.stack(unravel_index(matches, k_grid), axis=-1) -
                  (neighbours - pos))
-      own = jnp.stack(_unravel(current, k_grid), axis=-1)[:, None, :]
+      own = jnp.stack(unravel_index(current, k_grid), axis=-1)[:, None, :]
       base = _hash(q_pos.astype(jnp.uint32) ^ salt)
       # One uniformly random corner at the first step of each pass (a random
       # read costs as much as all the other candidates together), else the
       # current match again.
       uniform = (base % jnp.uint32(num_k)).astype(jnp.int32)
       uniform = jnp.where(phase == 0, uniform, current)
-      uniform = jnp.stack(_unravel(uniform, k_grid), axis=-1)[:, None, :]
+      uniform = jnp.stack(unravel_index(uniform, k_grid), axis=-1)[:, None, :]
       centres = jnp.concatenate([own, shifted], axis=1)  # [B, M+1, 3]
       bits = _hash(base[:, None] + salts)[..., None]  # [B, M+1, 1]
       jitter = (((bits >> byte_shifts) & jnp.uint32(255)) * span >> 8).astype(
           jnp.int32) - radius
       cands = jnp.concatenate([uniform, shifted, centres + jitter], axis=1)
       cands = ravel_index(
-          jnp.unstack(jnp.clip(cands, 0, k_limit), axis=-1), k_grid)  # [B, K]
+          jnp.unstack(jnp.clip(cands, 0, k_limit), axis=-1), k_grid)
+      # The current match first: kept on ties, and scored here rather than
+      # carried (one pass and one loop fewer to compile).
+      cands = jnp.concatenate([current[:, None], cands], axis=1)  # [B, K]
       cand_dist = score(q_pos, q_d, cands)
       best_dist = jnp.min(cand_dist, axis=1)
       # First index at the minimum (argmin is slow on XLA:CPU).
       first = jnp.min(jnp.where(cand_dist == best_dist[:, None],
                                 jnp.arange(cands.shape[1])[None, :],
                                 cands.shape[1]), axis=1)
-      best = jnp.take_along_axis(cands, first[:, None], axis=1)[:, 0]
-      better = best_dist < current_dist
-      return (jnp.where(better, best, current),
-              jnp.where(better, best_dist, current_dist))
+      return jnp.take_along_axis(cands, first[:, None], axis=1)[:, 0]
 
     return _blocked(update, num_q, block, q_desc)
 
-  field, dist = jax.lax.fori_loop(first_step, num_passes * len(steps),
-                                  jump_flood,
-                                  (field, dist))
+  field = jax.lax.fori_loop(first_step, num_passes * len(steps), jump_flood,
+                            field)
 
-  if not exact:
-    # Whole patches per query: smaller blocks stay in cache.
-    block = max(1, min(block_size // 8, num_q))
-    if init_field is not None:
-      field = _keep_better_start(patch_size, block)(queries, keys, field,
-                                                     start)
-    # Callers that drop the distances (the generation) never run this.
-    dist = _blocked(lambda p, f: exact_ssd(p, f[:, None])[:, 0], num_q, block,
-                    field)
-  field = jnp.stack(_unravel(field, k_grid), axis=-1)
+  # Whole patches per query: smaller blocks stay in cache.
+  block = max(1, min(block_size // 8, num_q))
+  if not exact and init_field is not None:
+    field = _keep_better_start(patch_size, block)(queries, keys, field, start)
+  # Callers that drop the distances (the generation) never run this.
+  dist = _blocked(lambda p, f: exact_ssd(p, f[:, None])[:, 0], num_q, block,
+                  field)
+  field = jnp.stack(unravel_index(field, k_grid), axis=-1)
   return field.reshape(q_grid + (3,)), dist.reshape(q_grid)
 
 
@@ -364,8 +351,8 @@ def _exact_ssd(queries: jax.Array, keys: jax.Array, patch_size: Shape3,
   """[B] query positions, [B, K] flat key corners -> [B, K] exact SSD."""
   q_grid = grid_shape(queries.shape[:3], patch_size)
   k_grid = grid_shape(keys.shape[:3], patch_size)
-  q = _windows(queries, _unravel(q_pos, q_grid), patch_size)
-  k = _windows(keys, _unravel(cands, k_grid), patch_size)
+  q = _windows(queries, unravel_index(q_pos, q_grid), patch_size)
+  k = _windows(keys, unravel_index(cands, k_grid), patch_size)
   return jnp.sum(jnp.square(k - q[:, None]), axis=(2, 3, 4))
 
 

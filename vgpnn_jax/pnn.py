@@ -90,7 +90,7 @@ def _exact_field(queries: jax.Array, keys: jax.Array,
       query_patches.reshape(-1, query_patches.shape[-1]),
       key_patches.reshape(-1, key_patches.shape[-1]),
       alpha=options.alpha, chunk_size=options.chunk_size)
-  corners = jnp.stack(jnp.unravel_index(index, key_grid), axis=-1)
+  corners = jnp.stack(patches_lib.unravel_index(index, key_grid), axis=-1)
   return corners.reshape(query_patches.shape[:3] + (3,)).astype(jnp.int32)
 
 
