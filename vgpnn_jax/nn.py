@@ -42,8 +42,10 @@ def _sq_distances(queries: jax.Array, keys: jax.Array,
 def _chunked(fn, xs: jax.Array, chunk_size: int):
   """`fn` on row chunks of `xs` (padding the ragged last one), concatenated."""
   count = xs.shape[0]
-  chunk_size = max(1, min(chunk_size, count))
-  num_chunks = -(-count // chunk_size)
+  num_chunks = -(-count // max(1, min(chunk_size, count)))
+  # Chunks of equal size, at most `chunk_size`: padding 4352 queries to five
+  # chunks of 1024 spent 18% of the search on padding.
+  chunk_size = -(-count // num_chunks)
   padded = jnp.pad(xs, ((0, num_chunks * chunk_size - count), (0, 0)))
   out = jax.lax.map(fn, padded.reshape(num_chunks, chunk_size, -1))
   return jax.tree.map(lambda o: o.reshape((-1,) + o.shape[2:])[:count], out)
