@@ -239,6 +239,33 @@ class PatchMatchTest(absltest.TestCase):
     pm.patchmatch(jax.random.key(7), b, a, patch_size=PATCH)
     self.assertEqual(pm._patchmatch._cache_size(), size)
 
+  def test_given_key_index_gives_the_same_results(self):
+    a, b = videos()
+    start = search(0, 1)[2]
+    index = pm.key_index(b, patch_size=PATCH)
+    shape = pm.key_index_shape(b.shape[:3], b.shape[-1], PATCH)
+    self.assertEqual([(x.shape, x.dtype) for x in index],
+                     [(x.shape, x.dtype) for x in shape])
+    for init_field in (None, start):
+      run = functools.partial(pm.patchmatch, jax.random.key(4), a, b,
+                              patch_size=PATCH, init_field=init_field)
+      (field, dist), (given_field, given_dist) = run(), run(key_index=index)
+      np.testing.assert_array_equal(given_field, field)
+      np.testing.assert_array_equal(given_dist, dist)
+
+  def test_rejects_a_key_index_of_other_keys(self):
+    a, b = videos()
+    run = functools.partial(pm.patchmatch, jax.random.key(0), a, b,
+                            patch_size=PATCH)
+    for index in (pm.key_index(b[:, :20], patch_size=PATCH),
+                  pm.key_index(b, patch_size=PATCH, descriptor_dim=8)):
+      with self.assertRaisesRegex(ValueError, 'key_index'):
+        run(key_index=index)
+    with self.assertRaisesRegex(ValueError, 'key_index'):
+      run(key_index=pm.key_index(b, patch_size=PATCH), descriptor_dim=None)
+    with self.assertRaises(ValueError):
+      pm.key_index(b[:, :3], patch_size=PATCH)
+
   def test_rejects_bad_arguments(self):
     a, b = videos()
     key = jax.random.key(0)

@@ -80,6 +80,33 @@ class LevelStepTest(parameterized.TestCase):
     np.testing.assert_allclose(jitted[0], eager[0], atol=1e-6)
     np.testing.assert_array_equal(jitted[1], eager[1])
 
+  @parameterized.parameters('vgpnn', 'gpnn')
+  def test_key_indexes_computed_once_give_the_same_output(self, keys_rule):
+    queries, keys, values = (_smooth((4, 12, 13, 3), seed)
+                             for seed in (11, 12, 13))
+    options = pnn.StepOptions(patch_size=(3, 3, 3), num_iters=3,
+                              keys_rule=keys_rule, search='patchmatch')
+    indexes = pnn.key_indexes(keys, values, options)
+    if keys_rule == 'gpnn':
+      self.assertIs(indexes[1], indexes[0])
+    shapes = pnn.key_index_shapes(keys.shape[:3], 3, options)
+    self.assertEqual([x.shape for x in indexes[1]],
+                     [x.shape for x in shapes[1]])
+    start_key, key = jax.random.split(jax.random.key(3))
+    field = pnn.compiled_start(options)(start_key, queries, keys, None)
+    # level_step passes the indexes; None computes them in every iteration.
+    got = pnn.level_step(jax.random.key(3), queries, keys, values,
+                         patch_size=(3, 3, 3), num_iters=3,
+                         keys_rule=keys_rule, search='patchmatch')
+    want = pnn.run_iterations(pnn.compiled_iteration(options),
+                              functools.partial(jax.random.fold_in, key),
+                              queries, keys, values, field, options)
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
+    for kwargs in (dict(search='exact'), dict(num_iters=2)):
+      self.assertIsNone(pnn.key_indexes(keys, values,
+                                        options._replace(**kwargs)))
+
   def test_identity_when_queries_equal_keys(self):
     video = _smooth((4, 9, 10, 3), 8)
     out, field = pnn.level_step(jax.random.key(0), video, video, video,

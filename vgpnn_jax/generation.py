@@ -247,17 +247,19 @@ def _step_options(level: Level, config: Config) -> pnn.StepOptions:
 
 
 def _coarsest_start(key, values, program: _LevelProgram):
-  """[Tk, Hk, Wk, C] coarsest input -> (queries, keys, field) to iterate on.
+  """[Tk, Hk, Wk, C] coarsest input -> (queries, keys, field, indexes).
 
   The initial guess: the coarsest input resized to the output size, plus
-  Gaussian noise.
+  Gaussian noise. `indexes` as `pnn.key_indexes`.
   """
   noise_key, field_key = jax.random.split(key)
   start = resize_lib.resize(values, program.output_size)
   queries = start + program.noise_std * jax.random.normal(noise_key,
                                                           start.shape)
-  field = pnn.start_field(field_key, queries, values, program.options)
-  return queries, values, field
+  indexes = pnn.key_indexes(values, values, program.options)
+  field = pnn.start_field(field_key, queries, values, program.options,
+                          None if indexes is None else indexes[0])
+  return queries, values, field, indexes
 
 
 def _finer_start(previous, previous_field, coarse_values, values,
@@ -273,7 +275,9 @@ def _finer_start(previous, previous_field, coarse_values, values,
 
   Returns:
     queries [*output_size, C], keys [Tk, Hk, Wk, C] (the coarser input
-    upscaled: as blurred as the upscaled queries), field [*grid, 3].
+    upscaled: as blurred as the upscaled queries), field [*grid, 3], and
+    PatchMatch's key indexes (`pnn.key_indexes`: computed once here rather
+    than in every iteration) or None.
   """
   options = program.options
   queries = resize_lib.resize(previous, program.output_size)
@@ -287,7 +291,7 @@ def _finer_start(previous, previous_field, coarse_values, values,
         source_key_grid=program.coarse_key_grid)
   else:
     field = jnp.zeros(grid + (3,), jnp.int32)  # ignored by the exact search
-  return queries, keys, field
+  return queries, keys, field, pnn.key_indexes(keys, values, options)
 
 
 @functools.lru_cache(maxsize=None)
@@ -295,10 +299,10 @@ def _compiled_start(program: _LevelProgram, coarsest: bool, batched: bool):
   """The jitted start of one level (vmapped over the batch axis)."""
   if coarsest:
     fn = functools.partial(_coarsest_start, program=program)
-    in_axes, out_axes = (0, None), (0, None, 0)
+    in_axes, out_axes = (0, None), (0, None, 0, None)
   else:
     fn = functools.partial(_finer_start, program=program)
-    in_axes, out_axes = (0, 0, None, None), (0, None, 0)
+    in_axes, out_axes = (0, 0, None, None), (0, None, 0, None)
   if batched:
     fn = jax.vmap(fn, in_axes=in_axes, out_axes=out_axes)
   return jax.jit(fn)
@@ -326,7 +330,7 @@ def _programs(levels: Sequence[Level], config: Config) -> list[_LevelProgram]:
 
 
 def _level_specs(keys: jax.Array, levels: Sequence[Level], index: int,
-                 channels: int, batched: bool):
+                 options: pnn.StepOptions, channels: int, batched: bool):
   """Argument shapes of level `index`'s start and iteration programs."""
   level = levels[index]
   batch = keys.shape[:1] if batched else ()
@@ -341,9 +345,11 @@ def _level_specs(keys: jax.Array, levels: Sequence[Level], index: int,
     coarser = levels[index + 1]
     start = (video(batch + coarser.output_size), field(coarser),
              video(coarser.input_size), video(level.input_size))
+  indexes = pnn.key_index_shapes(level.input_size, channels, options)
   iteration = (key, video(batch + level.output_size), video(level.input_size),
                video(level.input_size), field(level),
-               jax.ShapeDtypeStruct((), jnp.int32))
+               jax.ShapeDtypeStruct((), jnp.int32),
+               None if indexes is None else indexes[0])
   return start, iteration
 
 
@@ -371,7 +377,8 @@ def _compile_ahead(programs, static: Sequence[_LevelProgram],
     their compiled program and call it.
   """
   def compile_level(index):
-    specs = _level_specs(keys, levels, index, channels, batched)
+    specs = _level_specs(keys, levels, index, static[index].options,
+                         channels, batched)
     coarsest = index == len(levels) - 1
     return tuple(
         program_cache.compile_program(
@@ -449,13 +456,13 @@ def _run_level(programs, options: pnn.StepOptions, level_key: jax.Array,
   start, iteration = programs
   start_key, key = _split(level_key, batched)
   if coarsest:
-    queries, keys_video, field = start(start_key, inputs[index])
+    queries, keys_video, field, indexes = start(start_key, inputs[index])
   else:
-    queries, keys_video, field = start(coarser_output, coarser_field,
-                                       inputs[index + 1], inputs[index])
+    queries, keys_video, field, indexes = start(
+        coarser_output, coarser_field, inputs[index + 1], inputs[index])
   return pnn.run_iterations(
       iteration, functools.partial(_fold_in, key, batched=batched), queries,
-      keys_video, inputs[index], field, options)
+      keys_video, inputs[index], field, options, indexes)
 
 
 def _split(keys: jax.Array, batched: bool) -> tuple[jax.Array, jax.Array]:

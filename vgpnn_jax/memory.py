@@ -144,6 +144,11 @@ def _level_bytes(level: generation.Level, channels: int, batch: int,
   # generation._run: the keys (coarser level upscaled); per variation the
   # queries and field (the iteration's arguments) and its output and field.
   resident = values + batch * (2 * output + 2 * field)
+  if level.search == 'patchmatch' and level.num_iters >= 3:
+    # pnn.key_indexes: the later iterations' key descriptors are held
+    # through the level (the first iteration's are counted in the search).
+    dim = min(_DESCRIPTOR_DIM, math.prod(level.patch_size) * channels)
+    resident += dim * _grid(level.input_size, level.patch_size) * _VALUE
   if level.search == 'exact':
     search = _exact_bytes(level, channels, batch, chunk_size)
   else:

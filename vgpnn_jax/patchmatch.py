@@ -21,10 +21,11 @@ pass; the passes repeat. All queries are updated from the previous field
 
 Candidates are scored on short descriptors: the projection of each patch on
 its first `descriptor_dim` principal components (fit on a few thousand key
-patches, computed once per call as one convolution). The final match is
-re-scored exactly on the full patches, gathered straight from the videos, so
-the returned distances are exact. With `descriptor_dim=None`, every candidate
-is scored exactly (4-5x slower).
+patches, computed once per call as one convolution; the keys' side,
+`key_index`, can be computed once and shared by several calls on the same
+keys). The final match is re-scored exactly on the full patches, gathered
+straight from the videos, so the returned distances are exact. With
+`descriptor_dim=None`, every candidate is scored exactly (4-5x slower).
 
 Memory stays a small multiple of the video size: the descriptors
 (`descriptor_dim` floats per patch) and per-block temporaries. Randomness
@@ -35,7 +36,7 @@ components depend on the keys alone.
 """
 
 import functools
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -194,6 +195,83 @@ def _descriptors(video: jax.Array, basis: jax.Array, patch_size: Shape3,
   return jnp.concatenate(out, axis=-1).reshape(-1, dim)
 
 
+class KeyIndex(NamedTuple):
+  """What candidates are scored with on the key side: a function of the keys.
+
+  Attributes:
+    basis: [pt*ph*pw*C, D] the leading principal directions of key patches.
+    descriptors: [D, nTk*nHk*nWk] every key patch projected on them.
+  """
+  basis: jax.Array
+  descriptors: jax.Array
+
+
+# Level programs that take an index are kept on disk (program_cache.py).
+jax.export.register_namedtuple_serialization(
+    KeyIndex, serialized_name='vgpnn_jax.patchmatch.KeyIndex')
+
+
+@functools.partial(jax.jit, static_argnames=('patch_size', 'descriptor_dim',
+                                             'num_pca_samples'))
+def _key_index(keys, patch_size, descriptor_dim, num_pca_samples):
+  keys = keys.astype(jnp.float32)
+  basis = _pca_basis(keys, patch_size, descriptor_dim, num_pca_samples)
+  # Planar: XLA:CPU gathers scalars from a 1-D array several times faster
+  # than rows of a 2-D one.
+  return KeyIndex(basis, _descriptors(keys, basis, patch_size, planar=True))
+
+
+def _descriptor_dim(descriptor_dim: int, patch_size: Shape3,
+                    channels: int) -> int:
+  if descriptor_dim < 1:
+    raise ValueError(f'descriptor_dim must be positive or None, got '
+                     f'{descriptor_dim}')
+  return min(int(descriptor_dim), int(np.prod(patch_size)) * channels)
+
+
+def key_index(keys: jax.typing.ArrayLike, *, patch_size: Sequence[int],
+              descriptor_dim: int = 16,
+              num_pca_samples: int = 4096) -> KeyIndex:
+  """The key side of `patchmatch`, to share between searches of one keys video.
+
+  `patchmatch` computes it from the keys on every call: a principal
+  component fit and a convolution over the keys (at the finest level of a
+  13x144x256 video, 75 ms of a 300 ms search). Searches that reuse one keys
+  video (the later iterations of a pyramid level) can compute it once and
+  pass it as `patchmatch(..., key_index=...)`, with the same results.
+
+  Args:
+    keys: [Tk, Hk, Wk, C] float video.
+    patch_size: (pt, ph, pw).
+    descriptor_dim: as in `patchmatch`.
+    num_pca_samples: as in `patchmatch`.
+
+  Returns:
+    A `KeyIndex`.
+  """
+  keys = jnp.asarray(keys)
+  patch_size = _as_ints('patch_size', patch_size, 3)
+  if keys.ndim != 4 or any(n < p for n, p in zip(keys.shape[:3], patch_size)):
+    raise ValueError(f'expected [T, H, W, C] keys holding a {patch_size} '
+                     f'patch, got shape {keys.shape}')
+  return _key_index(keys, patch_size,
+                    _descriptor_dim(descriptor_dim, patch_size, keys.shape[-1]),
+                    int(num_pca_samples))
+
+
+def key_index_shape(keys_size: Sequence[int], channels: int,
+                    patch_size: Sequence[int],
+                    descriptor_dim: int = 16) -> KeyIndex:
+  """`key_index`'s shapes (ShapeDtypeStructs) for keys of (Tk, Hk, Wk)."""
+  patch_size = _as_ints('patch_size', patch_size, 3)
+  dim = _descriptor_dim(descriptor_dim, patch_size, channels)
+  num_k = int(np.prod(grid_shape(keys_size, patch_size)))
+  return KeyIndex(
+      jax.ShapeDtypeStruct((int(np.prod(patch_size)) * channels, dim),
+                           jnp.float32),
+      jax.ShapeDtypeStruct((dim, num_k), jnp.float32))
+
+
 def _blocked(fn, num: int, block: int, *arrays: jax.Array):
   """`fn(positions [block], *array_blocks)` over blocks of `num` positions.
 
@@ -224,8 +302,8 @@ def _blocked(fn, num: int, block: int, *arrays: jax.Array):
     jax.jit,
     static_argnames=('patch_size', 'steps', 'radii', 'num_passes',
                      'descriptor_dim', 'num_pca_samples', 'block_size'))
-def _patchmatch(key, queries, keys, init_field, first_step, patch_size, steps,
-                radii, num_passes, descriptor_dim, num_pca_samples,
+def _patchmatch(key, queries, keys, init_field, first_step, index, patch_size,
+                steps, radii, num_passes, descriptor_dim, num_pca_samples,
                 block_size):
   queries = queries.astype(jnp.float32)
   keys = keys.astype(jnp.float32)
@@ -256,11 +334,10 @@ def _patchmatch(key, queries, keys, init_field, first_step, patch_size, steps,
     score = lambda q_pos, q_d, cands: exact_ssd(q_pos, cands)
   else:
     block = max(1, min(block_size, num_q))
-    basis = _pca_basis(keys, patch_size, descriptor_dim, num_pca_samples)
-    q_desc = _descriptors(queries, basis, patch_size)  # [num_q, D]
-    # Planar: XLA:CPU gathers scalars from a 1-D array several times faster
-    # than rows of a 2-D one.
-    k_desc = _descriptors(keys, basis, patch_size, planar=True)  # [D, num_k]
+    if index is None:
+      index = _key_index(keys, patch_size, descriptor_dim, num_pca_samples)
+    q_desc = _descriptors(queries, index.basis, patch_size)  # [num_q, D]
+    k_desc = index.descriptors  # [D, num_k]
 
     def score(q_pos, q_d, cands):
       """[B], [B, D], [B, K] flat key corners -> [B, K] descriptor SSD."""
@@ -407,6 +484,7 @@ def patchmatch(
     descriptor_dim: int | None = 16,
     num_pca_samples: int = 4096,
     block_size: int = 8192,
+    key_index: KeyIndex | None = None,
 ) -> tuple[jax.Array, jax.Array]:
   """Approximate nearest key patch of every query patch (PatchMatch).
 
@@ -431,6 +509,9 @@ def patchmatch(
       of the patches (at most the patch length); None scores them exactly.
     num_pca_samples: key patches sampled to fit the principal components.
     block_size: queries processed at once (bounds memory).
+    key_index: optional `key_index(keys, ...)` with the same `patch_size`,
+      `descriptor_dim` and `num_pca_samples`, computed once for several
+      searches of the same keys; the same results, sooner.
 
   Returns:
     field: [Tq-pt+1, Hq-ph+1, Wq-pw+1, 3] int32, for every query patch the
@@ -463,11 +544,19 @@ def patchmatch(
   if num_passes < 0:
     raise ValueError(f'num_passes must be >= 0, got {num_passes}')
   if descriptor_dim is not None:
-    if descriptor_dim < 1:
-      raise ValueError(f'descriptor_dim must be positive or None, got '
-                       f'{descriptor_dim}')
-    descriptor_dim = min(int(descriptor_dim),
-                         int(np.prod(patch_size)) * queries.shape[-1])
+    descriptor_dim = _descriptor_dim(descriptor_dim, patch_size,
+                                     queries.shape[-1])
+  if key_index is not None:
+    want = key_index_shape(keys.shape[:3], keys.shape[-1], patch_size,
+                           descriptor_dim or 1)
+    if descriptor_dim is None or tuple(
+        (x.shape, x.dtype) for x in key_index) != tuple(
+            (x.shape, x.dtype) for x in want):
+      raise ValueError(
+          f'key_index must come from key_index(keys, patch_size={patch_size}, '
+          f'descriptor_dim={descriptor_dim}), with shapes '
+          f'{[x.shape for x in want]}; got '
+          f'{[getattr(x, "shape", None) for x in key_index]}')
   if num_pca_samples < 1 or block_size < 1:
     raise ValueError(f'num_pca_samples and block_size must be positive, got '
                      f'{num_pca_samples} and {block_size}')
@@ -482,8 +571,8 @@ def patchmatch(
     raise ValueError(f'first_step must be in [0, {len(steps)}], got '
                      f'{first_step}')
   first_step = jnp.asarray(first_step, jnp.int32)
-  return _patchmatch(key, queries, keys, init_field, first_step, patch_size,
-                     steps, radii, int(num_passes), descriptor_dim,
+  return _patchmatch(key, queries, keys, init_field, first_step, key_index,
+                     patch_size, steps, radii, int(num_passes), descriptor_dim,
                      int(num_pca_samples), int(block_size))
 
 

@@ -96,17 +96,56 @@ def _exact_field(queries: jax.Array, keys: jax.Array,
 
 def _patchmatch_field(key: jax.Array, queries: jax.Array, keys: jax.Array,
                       field: jax.Array | None, options: StepOptions,
+                      key_index: patchmatch.KeyIndex | None,
                       num_passes: int | None = 1,
                       first_step: int | jax.Array = 0) -> jax.Array:
   field, _ = patchmatch.patchmatch(key, queries, keys,
                                    patch_size=options.patch_size,
                                    init_field=field, num_passes=num_passes,
-                                   first_step=first_step)
+                                   first_step=first_step, key_index=key_index)
   return field
 
 
+def key_indexes(
+    keys: jax.Array, values: jax.Array, options: StepOptions
+) -> tuple[patchmatch.KeyIndex, patchmatch.KeyIndex] | None:
+  """PatchMatch's key index of a level's first iteration and of the others.
+
+  Computed once per keys video, not once per iteration: the later iterations
+  search the same keys (the values, or with 'gpnn' the first keys again).
+  None where it would not save anything: exact search, or fewer than 3
+  iterations (then each index serves one search, and holding it costs
+  memory).
+
+  Args:
+    keys: [Tk, Hk, Wk, C] K of the first iteration.
+    values: [Tk, Hk, Wk, C] V.
+    options: static options.
+
+  Returns:
+    (index of `keys`, index of the later iterations' keys), or None.
+  """
+  if options.search != 'patchmatch' or options.num_iters < 3:
+    return None
+  index = functools.partial(patchmatch.key_index,
+                            patch_size=options.patch_size)
+  first = index(keys)
+  return first, first if options.keys_rule == 'gpnn' else index(values)
+
+
+def key_index_shapes(
+    keys_size: Sequence[int], channels: int, options: StepOptions
+) -> tuple[patchmatch.KeyIndex, patchmatch.KeyIndex] | None:
+  """The shapes (ShapeDtypeStructs) of `key_indexes` for keys of that size."""
+  if options.search != 'patchmatch' or options.num_iters < 3:
+    return None
+  shape = patchmatch.key_index_shape(keys_size, channels, options.patch_size)
+  return shape, shape
+
+
 def start_field(key: jax.Array, queries: jax.Array, keys: jax.Array,
-                options: StepOptions) -> jax.Array:
+                options: StepOptions,
+                key_index: patchmatch.KeyIndex | None = None) -> jax.Array:
   """The field a level starts from when no coarser field is given.
 
   Args:
@@ -114,6 +153,7 @@ def start_field(key: jax.Array, queries: jax.Array, keys: jax.Array,
     queries: [Tq, Hq, Wq, C] the level's initial output.
     keys: [Tk, Hk, Wk, C] the keys of its first iteration.
     options: static options.
+    key_index: optional PatchMatch key index of `keys` (`key_indexes`).
 
   Returns:
     [nTq, nHq, nWq, 3] int32: PatchMatch from a random start (which needs
@@ -123,12 +163,15 @@ def start_field(key: jax.Array, queries: jax.Array, keys: jax.Array,
   if options.search == 'exact':
     grid = patches_lib.grid_shape(queries.shape[:3], options.patch_size)
     return jnp.zeros(grid + (3,), jnp.int32)
-  return _patchmatch_field(key, queries, keys, None, options, num_passes=None)
+  return _patchmatch_field(key, queries, keys, None, options, key_index,
+                           num_passes=None)
 
 
-def search_and_fold(key: jax.Array, queries: jax.Array, keys: jax.Array,
-                    values: jax.Array, field: jax.Array, iteration: jax.Array,
-                    options: StepOptions) -> tuple[jax.Array, jax.Array]:
+def search_and_fold(
+    key: jax.Array, queries: jax.Array, keys: jax.Array, values: jax.Array,
+    field: jax.Array, iteration: jax.Array,
+    key_index: patchmatch.KeyIndex | None,
+    options: StepOptions) -> tuple[jax.Array, jax.Array]:
   """One iteration: the nearest key patch of every query patch, values folded.
 
   Args:
@@ -140,6 +183,8 @@ def search_and_fold(key: jax.Array, queries: jax.Array, keys: jax.Array,
     iteration: int32 scalar, the index of this iteration within the level
       (traced: the J calls share one program); PatchMatch runs a full pass
       at 0, the last `options.refine_steps` steps after.
+    key_index: PatchMatch's key index of `keys` (`key_indexes`), or None to
+      compute it here.
     options: static options.
 
   Returns:
@@ -150,7 +195,7 @@ def search_and_fold(key: jax.Array, queries: jax.Array, keys: jax.Array,
   else:
     first_step = jnp.where(
         iteration > 0, len(patchmatch.DEFAULT_STEPS) - options.refine_steps, 0)
-    field = _patchmatch_field(key, queries, keys, field, options,
+    field = _patchmatch_field(key, queries, keys, field, options, key_index,
                               first_step=first_step)
   # Fusing the search's last ops into the fold's loops made one iteration
   # 1.4x slower on XLA:CPU; the barrier keeps them apart.
@@ -167,7 +212,8 @@ def search_and_fold(key: jax.Array, queries: jax.Array, keys: jax.Array,
 
 
 def run_iterations(iteration, iteration_key, queries, keys, values, field,
-                   options: StepOptions) -> tuple[jax.Array, jax.Array]:
+                   options: StepOptions,
+                   indexes=None) -> tuple[jax.Array, jax.Array]:
   """The J iterations of a level, with the keys rule.
 
   Args:
@@ -178,6 +224,7 @@ def run_iterations(iteration, iteration_key, queries, keys, values, field,
     values: V.
     field: the starting field (batched if `iteration` is).
     options: static options.
+    indexes: `key_indexes(keys, values, options)`.
 
   Returns:
     (output, field) after the last iteration.
@@ -187,8 +234,9 @@ def run_iterations(iteration, iteration_key, queries, keys, values, field,
     # 'vgpnn': K becomes V after the first iteration (the output is now as
     # sharp as V); 'gpnn': K stays.
     iteration_keys = values if options.keys_rule == 'vgpnn' and i else keys
+    index = None if indexes is None else indexes[min(i, 1)]
     output, field = iteration(iteration_key(i), output, iteration_keys,
-                              values, field, jnp.int32(i))
+                              values, field, jnp.int32(i), index)
   return output, field
 
 
@@ -206,23 +254,29 @@ def compiled_iteration(options: StepOptions, batched: bool = False):
       `queries` and `field` (keys and values are shared).
 
   Returns:
-    A jitted `fn(key, queries, keys, values, field, iteration) -> (output,
-    field)`.
+    A jitted `fn(key, queries, keys, values, field, iteration, key_index)
+    -> (output, field)`.
   """
   check_options(options)
   fn = functools.partial(search_and_fold, options=options)
   if batched:
-    fn = jax.vmap(fn, in_axes=(0, 0, None, None, 0, None))
+    fn = jax.vmap(fn, in_axes=(0, 0, None, None, 0, None, None))
   return jax.jit(fn)
 
 
 @functools.lru_cache(maxsize=None)
 def compiled_start(options: StepOptions, batched: bool = False):
-  """The jitted `start_field` (vmapped over key and queries if batched)."""
+  """The jitted `start_field`, `fn(key, queries, keys, key_index)`.
+
+  Vmapped over key and queries if batched.
+  """
   check_options(options)
-  fn = functools.partial(start_field, options=options)
+
+  def fn(key, queries, keys, key_index):
+    return start_field(key, queries, keys, options, key_index)
+
   if batched:
-    fn = jax.vmap(fn, in_axes=(0, 0, None))
+    fn = jax.vmap(fn, in_axes=(0, 0, None, None))
   return jax.jit(fn)
 
 
@@ -277,12 +331,15 @@ def level_step(
     raise ValueError(f'queries {queries.shape} and keys {keys.shape} must '
                      f'hold a {options.patch_size} patch')
   start_key, key = jax.random.split(key)
+  indexes = key_indexes(keys, values, options)
   field = init_field
   if field is None:
-    field = compiled_start(options)(start_key, queries, keys)
+    field = compiled_start(options)(start_key, queries, keys,
+                                    None if indexes is None else indexes[0])
   return run_iterations(compiled_iteration(options),
                         functools.partial(jax.random.fold_in, key), queries,
-                        keys, values, jnp.asarray(field, jnp.int32), options)
+                        keys, values, jnp.asarray(field, jnp.int32), options,
+                        indexes)
 
 
 def exact_cost(query_size: Sequence[int], key_size: Sequence[int],

@@ -58,7 +58,8 @@ def folder() -> pathlib.Path | None:
 
 def _file_name(name: str, specs: Sequence[jax.ShapeDtypeStruct]) -> str:
   device = jax.devices()[0]
-  parts = [name, repr([(tuple(s.shape), str(s.dtype)) for s in specs]),
+  parts = [name, repr(jax.tree.map(lambda s: (tuple(s.shape), str(s.dtype)),
+                                    tuple(specs))),
            _source_digest(), jax.__version__, jaxlib.__version__,
            device.platform, device.device_kind,
            device.client.platform_version,
@@ -90,7 +91,8 @@ def compile_program(fn, specs: Sequence[jax.ShapeDtypeStruct],
 
   Args:
     fn: a `jax.jit`-wrapped function of positional arrays.
-    specs: its arguments' shapes and dtypes.
+    specs: its arguments' shapes and dtypes (ShapeDtypeStructs, or pytrees
+      of them, None included).
     name: a description of `fn` unique among the programs cached (e.g. the
       repr of its static options).
 
