@@ -106,6 +106,10 @@ def _patchmatch_field(key: jax.Array, queries: jax.Array, keys: jax.Array,
   return field
 
 
+def _shares_key_indexes(options: StepOptions) -> bool:
+  return options.search == 'patchmatch' and options.num_iters >= 3
+
+
 def key_indexes(
     keys: jax.Array, values: jax.Array, options: StepOptions
 ) -> tuple[patchmatch.KeyIndex, patchmatch.KeyIndex] | None:
@@ -125,7 +129,7 @@ def key_indexes(
   Returns:
     (index of `keys`, index of the later iterations' keys), or None.
   """
-  if options.search != 'patchmatch' or options.num_iters < 3:
+  if not _shares_key_indexes(options):
     return None
   index = functools.partial(patchmatch.key_index,
                             patch_size=options.patch_size)
@@ -137,7 +141,7 @@ def key_index_shapes(
     keys_size: Sequence[int], channels: int, options: StepOptions
 ) -> tuple[patchmatch.KeyIndex, patchmatch.KeyIndex] | None:
   """The shapes (ShapeDtypeStructs) of `key_indexes` for keys of that size."""
-  if options.search != 'patchmatch' or options.num_iters < 3:
+  if not _shares_key_indexes(options):
     return None
   shape = patchmatch.key_index_shape(keys_size, channels, options.patch_size)
   return shape, shape
