@@ -89,9 +89,9 @@ class LevelStepTest(parameterized.TestCase):
     indexes = pnn.key_indexes(keys, values, options)
     if keys_rule == 'gpnn':
       self.assertIs(indexes[1], indexes[0])
-    shapes = pnn.key_index_shapes(keys.shape[:3], 3, options)
-    self.assertEqual([x.shape for x in indexes[1]],
-                     [x.shape for x in shapes[1]])
+    shape = pnn.key_index_shape(keys.shape[:3], 3, options)
+    for index in indexes:
+      self.assertEqual([x.shape for x in index], [x.shape for x in shape])
     start_key, key = jax.random.split(jax.random.key(3))
     field = pnn.compiled_start(options)(start_key, queries, keys, None)
     # level_step passes the indexes; None computes them in every iteration.

@@ -345,11 +345,10 @@ def _level_specs(keys: jax.Array, levels: Sequence[Level], index: int,
     coarser = levels[index + 1]
     start = (video(batch + coarser.output_size), field(coarser),
              video(coarser.input_size), video(level.input_size))
-  indexes = pnn.key_index_shapes(level.input_size, channels, options)
   iteration = (key, video(batch + level.output_size), video(level.input_size),
                video(level.input_size), field(level),
                jax.ShapeDtypeStruct((), jnp.int32),
-               None if indexes is None else indexes[0])
+               pnn.key_index_shape(level.input_size, channels, options))
   return start, iteration
 
 

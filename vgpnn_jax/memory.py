@@ -28,6 +28,7 @@ import jax
 from vgpnn_jax import errors
 from vgpnn_jax import generation
 from vgpnn_jax import patches
+from vgpnn_jax import pnn
 
 _VALUE = 4  # bytes per float32 / int32 value
 
@@ -144,7 +145,7 @@ def _level_bytes(level: generation.Level, channels: int, batch: int,
   # generation._run: the keys (coarser level upscaled); per variation the
   # queries and field (the iteration's arguments) and its output and field.
   resident = values + batch * (2 * output + 2 * field)
-  if level.search == 'patchmatch' and level.num_iters >= 3:
+  if pnn.shares_key_indexes(level.search, level.num_iters):
     # pnn.key_indexes: the later iterations' key descriptors are held
     # through the level (the first iteration's are counted in the search).
     dim = min(_DESCRIPTOR_DIM, math.prod(level.patch_size) * channels)

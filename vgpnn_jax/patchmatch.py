@@ -547,16 +547,18 @@ def patchmatch(
     descriptor_dim = _descriptor_dim(descriptor_dim, patch_size,
                                      queries.shape[-1])
   if key_index is not None:
+    if descriptor_dim is None:
+      raise ValueError('key_index scores on descriptors: it needs a '
+                       'descriptor_dim, not None')
     want = key_index_shape(keys.shape[:3], keys.shape[-1], patch_size,
-                           descriptor_dim or 1)
-    if descriptor_dim is None or tuple(
-        (x.shape, x.dtype) for x in key_index) != tuple(
-            (x.shape, x.dtype) for x in want):
+                           descriptor_dim)
+    got = [(getattr(x, 'shape', None), getattr(x, 'dtype', None))
+           for x in key_index]
+    if got != [(x.shape, x.dtype) for x in want]:
       raise ValueError(
           f'key_index must come from key_index(keys, patch_size={patch_size}, '
-          f'descriptor_dim={descriptor_dim}), with shapes '
-          f'{[x.shape for x in want]}; got '
-          f'{[getattr(x, "shape", None) for x in key_index]}')
+          f'descriptor_dim={descriptor_dim}), with shapes and dtypes '
+          f'{[(x.shape, x.dtype) for x in want]}; got {got}')
   if num_pca_samples < 1 or block_size < 1:
     raise ValueError(f'num_pca_samples and block_size must be positive, got '
                      f'{num_pca_samples} and {block_size}')

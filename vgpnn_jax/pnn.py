@@ -106,8 +106,9 @@ def _patchmatch_field(key: jax.Array, queries: jax.Array, keys: jax.Array,
   return field
 
 
-def _shares_key_indexes(options: StepOptions) -> bool:
-  return options.search == 'patchmatch' and options.num_iters >= 3
+def shares_key_indexes(search: str, num_iters: int) -> bool:
+  """Whether a level of this search and J computes `key_indexes` once."""
+  return search == 'patchmatch' and num_iters >= 3
 
 
 def key_indexes(
@@ -129,7 +130,7 @@ def key_indexes(
   Returns:
     (index of `keys`, index of the later iterations' keys), or None.
   """
-  if not _shares_key_indexes(options):
+  if not shares_key_indexes(options.search, options.num_iters):
     return None
   index = functools.partial(patchmatch.key_index,
                             patch_size=options.patch_size)
@@ -137,14 +138,12 @@ def key_indexes(
   return first, first if options.keys_rule == 'gpnn' else index(values)
 
 
-def key_index_shapes(
-    keys_size: Sequence[int], channels: int, options: StepOptions
-) -> tuple[patchmatch.KeyIndex, patchmatch.KeyIndex] | None:
-  """The shapes (ShapeDtypeStructs) of `key_indexes` for keys of that size."""
-  if not _shares_key_indexes(options):
+def key_index_shape(keys_size: Sequence[int], channels: int,
+                    options: StepOptions) -> patchmatch.KeyIndex | None:
+  """The shapes (ShapeDtypeStructs) of each of `key_indexes`, or None."""
+  if not shares_key_indexes(options.search, options.num_iters):
     return None
-  shape = patchmatch.key_index_shape(keys_size, channels, options.patch_size)
-  return shape, shape
+  return patchmatch.key_index_shape(keys_size, channels, options.patch_size)
 
 
 def start_field(key: jax.Array, queries: jax.Array, keys: jax.Array,
