@@ -93,7 +93,7 @@ class LevelStepTest(parameterized.TestCase):
     for index in indexes:
       self.assertEqual([x.shape for x in index], [x.shape for x in shape])
     start_key, key = jax.random.split(jax.random.key(3))
-    field = pnn.compiled_start(options)(start_key, queries, keys, None)
+    field = pnn.compiled_start(options)(start_key, queries, keys, None, None)
     # level_step passes the indexes; None computes them in every iteration.
     got = pnn.level_step(jax.random.key(3), queries, keys, values,
                          patch_size=(3, 3, 3), num_iters=3,

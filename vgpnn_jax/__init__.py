@@ -5,6 +5,7 @@ from vgpnn_jax.errors import InputError
 from vgpnn_jax.generation import Config
 from vgpnn_jax.generation import generate
 from vgpnn_jax.generation import generate_batch
+from vgpnn_jax.generation import Guide
 from vgpnn_jax.generation import Level
 from vgpnn_jax.generation import make_config
 from vgpnn_jax.generation import plan_levels
@@ -29,6 +30,7 @@ __all__ = (
     'fold_field',
     'generate',
     'generate_batch',
+    'Guide',
     'Level',
     'level_sizes',
     'level_step',

@@ -1,11 +1,12 @@
-"""Command line: `python -m vgpnn_jax [generate|evaluate] ...`.
+"""Command line: `python -m vgpnn_jax [generate|inpaint|edit|evaluate] ...`.
 
 With no arguments it runs the main job: a few variations of the bundled sample
 video, written under `outputs/` with a side-by-side grid.
 
 Bad input (a missing or corrupt file, a video too small for the patch, a scale
-that leaves no room for a patch, an unwritable folder) prints one line naming
-the problem and the fix, and exits with status 2.
+that leaves no room for a patch, a mask or edit of another size, an empty
+mask, an unwritable folder) prints one line naming the problem and the fix,
+exits with status 2 and writes nothing.
 """
 
 import argparse
@@ -86,6 +87,38 @@ def _add_input_options(parser: argparse.ArgumentParser) -> None:
       help='frame range of the input, as a Python slice (e.g. 0:13 or 0:60:2)')
 
 
+def _add_edit_options(parser: argparse.ArgumentParser, what: str,
+                      levels: int) -> None:
+  """The options `inpaint` and `edit` share."""
+  parser.add_argument('--out', default=str(DEFAULT_OUT), metavar='DIR',
+                      help='output folder (default: %(default)s)')
+  parser.add_argument('--num', type=int, default=1, metavar='N',
+                      help=f'number of {what} (default: %(default)s)')
+  parser.add_argument('--seed', type=int, default=0, metavar='S',
+                      help='random seed (default: %(default)s)')
+  _add_input_options(parser)
+  parser.add_argument(
+      '--level', type=int, default=None, metavar='L',
+      help='pyramid levels used, the coarsest being where the start enters: '
+      f'more changes more (default: {levels})')
+  parser.add_argument('--noise', type=float, default=None, metavar='SIGMA',
+                      help='noise added to the start (default: 0)')
+  parser.add_argument(
+      '--patch', type=lambda t: _ints(t, 3, '--patch'), default=None,
+      metavar='pT,pH,pW',
+      help='patch size (default: 3,7,7 for videos, 1,7,7 for images)')
+  parser.add_argument('--iters', type=int, default=None, metavar='J',
+                      help='iterations per level (default: 5)')
+  parser.add_argument(
+      '--search', choices=('auto', 'exact', 'patchmatch'), default='auto',
+      help='nearest-neighbour search (default: %(default)s)')
+  parser.add_argument('--format', choices=('mp4', 'gif'), default='mp4',
+                      help='video format; an image input writes PNG '
+                      '(default: %(default)s)')
+  parser.add_argument('--quiet', action='store_true',
+                      help='print only the summary')
+
+
 def _build_parser() -> argparse.ArgumentParser:
   parser = argparse.ArgumentParser(
       prog='python -m vgpnn_jax',
@@ -154,6 +187,49 @@ def _build_parser() -> argparse.ArgumentParser:
                    help='output file format (default: %(default)s)')
   gen.add_argument('--quiet', action='store_true',
                    help='print only the summary')
+
+  inp = commands.add_parser(
+      'inpaint', help='remove someone: refill a region from the rest',
+      description='Refill a region of a video (a mask, a box or a painted '
+      'cue) with patches from outside it, consistent in time; outside the '
+      'region the output is the input. Writes DIR/inpaint_000.mp4, ... and '
+      'DIR/grid.mp4 (input, region, outputs).')
+  inp.add_argument('input', help='video file, folder of frames or image')
+  region = inp.add_argument_group('the region to fill (one of)')
+  region.add_argument(
+      '--mask', default=None, metavar='MASK',
+      help='mask video, folder of mask frames, or one image for every frame: '
+      'white (nonzero) = fill; with --cue, the region instead of where the '
+      'cue differs')
+  region.add_argument(
+      '--box', default=None, metavar='T0:T1,Y0:Y1,X0:X1',
+      help='a box in the input file\'s frames, rows and columns (half-open, '
+      'e.g. 0:30,100:180,40:90; an empty bound is the start or end)')
+  region.add_argument(
+      '--cue', default=None, metavar='PAINTED',
+      help='a copy of the input with the region painted in the colours it '
+      'should take (blue where sky should be): the fill follows the colours')
+  _add_edit_options(inp, 'fills', 8)  # edit.INPAINT_DEFAULTS (jax-free here)
+
+  ed = commands.add_parser(
+      'edit', help='make a rough edit coherent: add, move or copy someone',
+      description='Make a rough edit of a video (a person pasted, moved or '
+      'copied, a collage) coherent: the edit sets the layout at a coarse '
+      'level and patches of the original (or of --values) remake the '
+      'detail, so seams disappear. Writes DIR/edit_000.mp4, ... and '
+      'DIR/grid.mp4 (original, edit, outputs).')
+  ed.add_argument('original', help='the original video, folder or image')
+  ed.add_argument('edited', help='the rough edit, of the same size')
+  ed.add_argument('--mask', default=None, metavar='MASK',
+                  help='only this region may change (white = may change); '
+                  'default: everywhere')
+  ed.add_argument(
+      '--values', default=None, metavar='OTHER',
+      help='take the patches from this video or image (of the same frame '
+      'size) instead of the original: a new background')
+  ed.add_argument('--with-original', action='store_true',
+                  help='with --values, take patches from both')
+  _add_edit_options(ed, 'results', 5)  # edit.EDIT_DEFAULTS
 
   ev = commands.add_parser(
       'evaluate', help='quality numbers of outputs against their input',
@@ -241,6 +317,153 @@ def _run_generate(args: argparse.Namespace) -> None:
         f'input beside the outputs')
 
 
+def _read(path: str, args: argparse.Namespace):
+  from vgpnn_jax import io  # pylint: disable=g-import-not-at-top
+  first, stop, step = args.frames
+  return io.read_video(path, max_size=args.max_size, start=first, stop=stop,
+                       step=step)
+
+
+def _inpaint_region(args: argparse.Namespace, video):
+  """(mask, cue) of `inpaint` from --mask, --box or --cue."""
+  from vgpnn_jax import edit  # pylint: disable=g-import-not-at-top
+  from vgpnn_jax import errors  # pylint: disable=g-import-not-at-top
+  from vgpnn_jax import io  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  given = [flag for flag, value in (('--mask', args.mask), ('--box', args.box),
+                                    ('--cue', args.cue)) if value is not None]
+  if given not in (['--mask'], ['--box'], ['--cue'], ['--mask', '--cue']):
+    raise errors.InputError(
+        'inpaint takes the region as one of --mask MASK, --box '
+        'T0:T1,Y0:Y1,X0:X1 or --cue PAINTED (--cue may come with --mask)')
+  first, stop, step = args.frames
+  cue = None
+  if args.cue is not None:
+    cue, _ = _read(args.cue, args)
+    if cue.shape != video.shape:
+      raise errors.InputError(
+          f'the cue {args.cue} is {cue.shape[0]} frames of {cue.shape[1]}x'
+          f'{cue.shape[2]}, the input {video.shape[0]} of {video.shape[1]}x'
+          f'{video.shape[2]}; paint over a copy of the input itself')
+  if args.mask is not None:
+    mask = io.read_mask(args.mask, size=video.shape[:3], start=first,
+                        stop=stop, step=step)
+  elif args.box is not None:
+    info = io.video_info(args.input)
+    frames = range(info.num_frames)[slice(first, stop, step)]
+    mask = io.box_mask(io.parse_box(args.box), size=video.shape[:3],
+                       frame_indices=list(frames)[:video.shape[0]],
+                       source_hw=(info.height, info.width))
+  else:
+    mask = np.asarray(edit.cue_mask(cue, video))
+  return mask, cue
+
+
+def _overlay(video, mask):
+  """The video with the mask's region tinted red, for the grid."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  red = np.array([1.0, 0.1, 0.1], np.float32)
+  tint = 0.6 * mask[..., None]
+  return video * (1 - tint) + red * tint
+
+
+def _run_edit(args: argparse.Namespace) -> None:
+  import jax  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from vgpnn_jax import edit  # pylint: disable=g-import-not-at-top
+  from vgpnn_jax import errors  # pylint: disable=g-import-not-at-top
+  from vgpnn_jax import generation  # pylint: disable=g-import-not-at-top
+  from vgpnn_jax import io  # pylint: disable=g-import-not-at-top
+  from vgpnn_jax import memory  # pylint: disable=g-import-not-at-top
+
+  say = (lambda *a: None) if args.quiet else print
+  if args.num < 1:
+    raise errors.InputError(f'--num must be at least 1, got {args.num}')
+  if args.level is not None and args.level < 1:
+    raise errors.InputError(f'--level must be at least 1, got {args.level}')
+  if args.noise is not None and args.noise < 0:
+    raise errors.InputError(f'--noise must be >= 0, got {args.noise}')
+  out_dir = io.ensure_writable_dir(args.out)
+  overrides = {'search': args.search}
+  if args.level is not None:
+    overrides['max_levels'] = args.level
+  if args.noise is not None:
+    overrides['noise_std'] = args.noise
+  if args.patch is not None:
+    overrides['patch_size'] = args.patch
+  if args.iters is not None:
+    if args.iters < 1:
+      raise errors.InputError(f'--iters must be at least 1, got {args.iters}')
+    overrides['num_iters'] = args.iters
+  start = time.perf_counter()
+  if args.command == 'inpaint':
+    video, fps = _read(args.input, args)
+    mask, cue = _inpaint_region(args, video)
+    panels = [video, _overlay(video, mask) if cue is None else
+              np.where(mask[..., None], cue, video)]
+    run = lambda keys, progress: edit.inpaint(
+        keys, video, mask, cue=cue, progress=progress, **overrides)
+    config = edit._config(None, edit.INPAINT_DEFAULTS, overrides)  # pylint: disable=protected-access
+    plan_video, what = video, 'fill(s)'
+  else:
+    if args.with_original and args.values is None:
+      raise errors.InputError('--with-original needs --values OTHER')
+    video, fps = _read(args.original, args)
+    edited, _ = _read(args.edited, args)
+    if edited.shape != video.shape:
+      raise errors.InputError(
+          f'the edit {args.edited} is {edited.shape[0]} frames of '
+          f'{edited.shape[1]}x{edited.shape[2]}, the original '
+          f'{video.shape[0]} of {video.shape[1]}x{video.shape[2]}; edit a '
+          f'copy of the original at its size')
+    first, stop, step = args.frames
+    mask = None if args.mask is None else io.read_mask(
+        args.mask, size=video.shape[:3], start=first, stop=stop, step=step)
+    values = None if args.values is None else _read(args.values, args)[0]
+    panels = [video, edited]
+    run = lambda keys, progress: edit.edit(
+        keys, video, edited, mask=mask, values=values,
+        with_original=args.with_original, progress=progress, **overrides)
+    config = edit._config(None, edit.EDIT_DEFAULTS, overrides)  # pylint: disable=protected-access
+    plan_video = video if values is None else values
+    what = 'result(s)'
+  levels = generation.plan_levels(plan_video.shape[:3], config,
+                                  plan_video.shape[3])
+  memory.check_fits(levels, video.shape[3], args.num,
+                    chunk_size=config.chunk_size, config=config)
+  say(f'input {getattr(args, "input", None) or args.original}: '
+      f'{video.shape[0]} frames of {video.shape[1]}x{video.shape[2]} at '
+      f'{fps:g} fps; {args.num} {what}, {len(levels)} levels')
+  _enable_compilation_cache()
+  keys = jax.random.split(jax.random.key(args.seed), args.num)
+  outputs = run(keys, generation.Timer(say))
+  outputs = np.asarray(jax.device_get(outputs))
+  gen_seconds = time.perf_counter() - start
+  _write_results(out_dir, args.command, outputs, panels, fps, args.format,
+                 start, gen_seconds, 'the input and region beside the '
+                 'outputs' if args.command == 'inpaint' else
+                 'the original and edit beside the outputs')
+
+
+def _write_results(out_dir, name, outputs, panels, fps, fmt, start,
+                   gen_seconds, grid_shows):
+  """Writes DIR/<name>_NNN.<fmt> (PNG for images) and DIR/grid.<fmt>."""
+  from vgpnn_jax import io  # pylint: disable=g-import-not-at-top
+  if outputs.shape[1] == 1:
+    fmt = 'png'
+  paths = []
+  for index, output in enumerate(outputs):
+    path = out_dir / f'{name}_{index:03d}.{fmt}'
+    io.write_video(path, output, fps=fps)
+    paths.append(path)
+  grid_path = out_dir / f'grid.{fmt}'
+  io.write_video(grid_path, io.make_grid(list(panels) + list(outputs)),
+                 fps=fps)
+  print(f'wrote {len(paths)} output(s) and {grid_path.name} to {out_dir}/ '
+        f'in {time.perf_counter() - start:.1f} s (generation '
+        f'{gen_seconds:.1f} s); open {grid_path} to see {grid_shows}')
+
+
 def _run_evaluate(args: argparse.Namespace) -> None:
   from vgpnn_jax import report  # pylint: disable=g-import-not-at-top
   first, stop, step = args.frames
@@ -264,6 +487,8 @@ def main(argv: Sequence[str] | None = None) -> int:
   try:
     if args.command == 'evaluate':
       _run_evaluate(args)
+    elif args.command in ('inpaint', 'edit'):
+      _run_edit(args)
     else:
       _run_generate(args)
   except errors.InputError as e:

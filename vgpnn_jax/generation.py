@@ -23,8 +23,10 @@ from typing import Callable, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from vgpnn_jax import errors
+from vgpnn_jax import masks as masks_lib
 from vgpnn_jax import patches as patches_lib
 from vgpnn_jax import patchmatch
 from vgpnn_jax import pnn
@@ -230,12 +232,52 @@ def _check_video(video: jax.Array) -> jax.Array:
 ProgressFn = Callable[[int, int, Level, jax.Array], None]
 
 
+class Guide(NamedTuple):
+  """What an application asks of a generation besides its input video.
+
+  Every field is optional; with none the generation is a plain variation.
+  Sizes are the output's (T', H', W') = input size times `Config.scale`.
+
+  Attributes:
+    start: [T', H', W', C] the first guess, resized to the coarsest output
+      level (where the noise is added) instead of the coarsest input: an
+      inpainting's filled hole, a user's rough edit.
+    free: [T', H', W'] bool, where the output may change; elsewhere it is
+      `known`, exactly. Resized to every level so that it never shrinks
+      (`masks.resize_mask`); when it is concrete, the finer levels search and
+      fold only the query patches that touch it (its bounding box grown by a
+      patch), so an edit costs what its region costs.
+    known: [T', H', W', C] the output outside `free` (needed with `free`).
+    source_hole: [T, H, W] bool over the input: no chosen patch (key or
+      value, at any level) holds a voxel that draws on it.
+    source_cuts: frames of the input where another video begins (videos
+      joined in time to take patches from all): no chosen patch spans one.
+  """
+  start: jax.Array | None = None
+  free: jax.Array | None = None
+  known: jax.Array | None = None
+  source_hole: jax.Array | None = None
+  source_cuts: tuple[int, ...] = ()
+
+
+class _LevelGuide(NamedTuple):
+  """A guide at one level: the arrays its programs take."""
+  start: jax.Array | None  # the guide's start (coarsest level only)
+  fixed: jax.Array | None  # [*box size, C] NaN where free, else kept
+  key_valid: jax.Array | None  # [*key grid] bool
+  known: jax.Array | None  # [*output size, C] the output outside the box
+
+
 class _LevelProgram(NamedTuple):
   """Static description of one level's compiled program (a jit cache key)."""
   options: pnn.StepOptions
   output_size: pyramid.Size
   coarse_key_grid: tuple[int, int, int] | None  # grid of the previous field
   noise_std: float  # used at the coarsest level only
+  # The (origin, size) of the queries searched, or None for all of them.
+  box: tuple[pyramid.Size, pyramid.Size] | None = None
+  # `patchmatch.upscale_field`'s crops from the coarser level, if cropped.
+  upscale_crops: tuple | None = None
 
 
 def _step_options(level: Level, config: Config) -> pnn.StepOptions:
@@ -246,49 +288,69 @@ def _step_options(level: Level, config: Config) -> pnn.StepOptions:
       chunk_size=config.chunk_size)
 
 
-def _coarsest_start(key, values, program: _LevelProgram):
+def _crop(video: jax.Array, box) -> jax.Array:
+  """The `box` = (origin, size) of a [T, H, W, ...] array (None: all of it)."""
+  if box is None:
+    return video
+  origin, size = box
+  return video[tuple(slice(o, o + n) for o, n in zip(origin, size))]
+
+
+def _coarsest_start(key, values, guide_start, fixed, key_valid,
+                    program: _LevelProgram):
   """[Tk, Hk, Wk, C] coarsest input -> (queries, keys, field, indexes).
 
-  The initial guess: the coarsest input resized to the output size, plus
-  Gaussian noise. `indexes` as `pnn.key_indexes`.
+  The initial guess: the coarsest input (or the guide's start) resized to the
+  output size, plus Gaussian noise, with the fixed voxels put back.
+  `indexes` as `pnn.key_indexes`.
   """
   noise_key, field_key = jax.random.split(key)
-  start = resize_lib.resize(values, program.output_size)
+  start = resize_lib.resize(values if guide_start is None else guide_start,
+                            program.output_size)
+  start = _crop(start, program.box)
   queries = start + program.noise_std * jax.random.normal(noise_key,
                                                           start.shape)
+  queries = pnn.keep_fixed(queries, fixed)
   indexes = pnn.key_indexes(values, values, program.options)
   field = pnn.start_field(field_key, queries, values, program.options,
-                          None if indexes is None else indexes[0])
+                          None if indexes is None else indexes[0], key_valid)
   return queries, values, field, indexes
 
 
-def _finer_start(previous, previous_field, coarse_values, values,
-                 program: _LevelProgram):
+def _finer_start(previous, previous_field, coarse_values, values, fixed,
+                 key_valid, program: _LevelProgram):
   """The start of a finer level: the coarser output and field, upscaled.
 
   Args:
-    previous: [T', H', W', C] the coarser level's output.
-    previous_field: [nT', nH', nW', 3] the coarser level's field.
+    previous: [T', H', W', C] the coarser level's (whole) output.
+    previous_field: [nT', nH', nW', 3] the coarser level's field (of its
+      box, if it has one).
     coarse_values: [T'', H'', W'', C] the coarser input level.
     values: [Tk, Hk, Wk, C] this input level.
+    fixed: None, or [*box size, C] the voxels kept (`pnn.keep_fixed`).
+    key_valid: None, or the key patches that may be chosen.
     program: static sizes and options.
 
   Returns:
-    queries [*output_size, C], keys [Tk, Hk, Wk, C] (the coarser input
-    upscaled: as blurred as the upscaled queries), field [*grid, 3], and
-    PatchMatch's key indexes (`pnn.key_indexes`: computed once here rather
-    than in every iteration) or None.
+    queries [*box size, C] (the box is the whole output when the program has
+    none), keys [Tk, Hk, Wk, C] (the coarser input upscaled: as blurred as
+    the upscaled queries), field [*grid, 3], and PatchMatch's key indexes
+    (`pnn.key_indexes`: computed once here rather than in every iteration)
+    or None.
   """
+  del key_valid  # the first search redraws matches of invalid keys
   options = program.options
   queries = resize_lib.resize(previous, program.output_size)
+  queries = pnn.keep_fixed(_crop(queries, program.box), fixed)
   keys = resize_lib.resize(coarse_values, values.shape[:3])
-  grid = patches_lib.grid_shape(program.output_size, options.patch_size)
+  grid = patches_lib.grid_shape(queries.shape[:3], options.patch_size)
   if options.search == 'patchmatch':
     # Start from the coarser level's matches rather than at random.
     field = patchmatch.upscale_field(
         previous_field,
         (grid, patches_lib.grid_shape(values.shape[:3], options.patch_size)),
-        source_key_grid=program.coarse_key_grid)
+        source_key_grid=program.coarse_key_grid,
+        crops=program.upscale_crops)
   else:
     field = jnp.zeros(grid + (3,), jnp.int32)  # ignored by the exact search
   return queries, keys, field, pnn.key_indexes(keys, values, options)
@@ -299,10 +361,10 @@ def _compiled_start(program: _LevelProgram, coarsest: bool, batched: bool):
   """The jitted start of one level (vmapped over the batch axis)."""
   if coarsest:
     fn = functools.partial(_coarsest_start, program=program)
-    in_axes, out_axes = (0, None), (0, None, 0, None)
+    in_axes, out_axes = (0, None, None, None, None), (0, None, 0, None)
   else:
     fn = functools.partial(_finer_start, program=program)
-    in_axes, out_axes = (0, 0, None, None), (0, None, 0, None)
+    in_axes, out_axes = (0, 0, None, None, None, None), (0, None, 0, None)
   if batched:
     fn = jax.vmap(fn, in_axes=in_axes, out_axes=out_axes)
   return jax.jit(fn)
@@ -314,41 +376,195 @@ def _pyramid_program(sizes: tuple[pyramid.Size, ...]):
   return jax.jit(functools.partial(pyramid.build_pyramid, sizes=sizes))
 
 
-def _programs(levels: Sequence[Level], config: Config) -> list[_LevelProgram]:
-  """The static program of every level, finest first."""
+def _programs(levels: Sequence[Level], config: Config,
+              boxes: Sequence | None = None) -> list[_LevelProgram]:
+  """The static program of every level, finest first.
+
+  `boxes` gives each level's query box ((origin, size) or None for the whole
+  output), from `_guide_levels`.
+  """
+  boxes = [None] * len(levels) if boxes is None else boxes
   programs = []
   for index, level in enumerate(levels):
-    coarse_key_grid = None
+    coarse_key_grid = upscale_crops = None
     if index + 1 < len(levels):
       coarser = levels[index + 1]
       coarse_key_grid = patches_lib.grid_shape(coarser.input_size,
                                                coarser.patch_size)
+      if boxes[index] is not None or boxes[index + 1] is not None:
+        upscale_crops = tuple(
+            ((0, 0, 0) if box is None else box[0],
+             patches_lib.grid_shape(lvl.output_size, lvl.patch_size))
+            for box, lvl in ((boxes[index], level),
+                             (boxes[index + 1], coarser)))
     programs.append(_LevelProgram(_step_options(level, config),
                                   level.output_size, coarse_key_grid,
-                                  float(config.noise_std)))
+                                  float(config.noise_std), boxes[index],
+                                  upscale_crops))
   return programs
 
 
+def _across_cuts(cuts: Sequence[int], num_frames: int, level_frames: int,
+                 patch_frames: int) -> np.ndarray:
+  """[level_frames - patch_frames + 1] bool: patch corners spanning a cut.
+
+  A level's frame belongs to the video its centre falls in.
+  """
+  centres = (np.arange(level_frames) + 0.5) * num_frames / level_frames
+  video = np.searchsorted(np.asarray(sorted(cuts)), centres, side='right')
+  corners = np.arange(level_frames - patch_frames + 1)
+  return video[corners] != video[corners + patch_frames - 1]
+
+
+@functools.partial(jax.jit, static_argnames=('plan', 'cuts'))
+def _guide_arrays(guide: Guide, plan, cuts=()):
+  """Per level (finest first): (free, fixed, key_valid, known) or Nones.
+
+  `plan` holds per level (input size, output size, patch size, coarser input
+  size or None); `cuts` are the guide's `source_cuts`. One program for all
+  levels: these are many small resizes.
+  """
+  num_frames = plan[0][0][0]
+  arrays = []
+  for in_size, out_size, patch, coarser_in in plan:
+    free = fixed = key_valid = known = None
+    if guide.free is not None:
+      free = masks_lib.resize_mask(guide.free, out_size)
+      known = guide.known
+      if known.shape[:3] != out_size:
+        known = resize_lib.resize(known, out_size)
+      fixed = jnp.where(free[..., None], jnp.nan, known)
+    if guide.source_hole is not None:
+      hole = masks_lib.resize_mask(guide.source_hole, in_size)
+      if coarser_in is not None:
+        # The first iteration's keys are the coarser input upscaled.
+        hole = hole | masks_lib.resize_mask(
+            masks_lib.resize_mask(guide.source_hole, coarser_in), in_size)
+      key_valid = masks_lib.valid_patches(hole, patch)
+    if cuts:
+      across = _across_cuts(cuts, num_frames, in_size[0], patch[0])
+      grid = patches_lib.grid_shape(in_size, patch)
+      spans = jnp.broadcast_to(jnp.asarray(~across)[:, None, None], grid)
+      key_valid = spans if key_valid is None else key_valid & spans
+    arrays.append((free, fixed, key_valid, known))
+  return arrays
+
+
+def _check_guide(guide: Guide, video: jax.Array,
+                 output_size: pyramid.Size) -> Guide:
+  """The guide with arrays of the right dtypes (InputError if mis-shaped)."""
+  channels = video.shape[3]
+  def check(name, x, shape, dtype):
+    if x is None:
+      return None
+    x = jnp.asarray(x)
+    if x.shape != shape:
+      raise errors.InputError(
+          f'the guide\'s {name} has shape {x.shape}, expected {shape} (the '
+          f'output size); resize it to the output')
+    return x.astype(dtype)
+  out = Guide(
+      start=check('start', guide.start, output_size + (channels,),
+                  jnp.float32),
+      free=check('mask', guide.free, output_size, jnp.bool_),
+      known=check('known video', guide.known, output_size + (channels,),
+                  jnp.float32),
+      source_hole=check('source hole', guide.source_hole, video.shape[:3],
+                        jnp.bool_),
+      source_cuts=tuple(sorted(int(c) for c in guide.source_cuts)))
+  if any(not 0 < c < video.shape[0] for c in out.source_cuts):
+    raise ValueError(f'source_cuts must be inside the input\'s '
+                     f'{video.shape[0]} frames, got {out.source_cuts}')
+  if (out.free is None) != (out.known is None):
+    raise ValueError('a guide gives both free and known, or neither')
+  return out
+
+
+def _guide_levels(guide: Guide | None, levels: Sequence[Level]):
+  """The guide at every level, and every level's query box.
+
+  Returns:
+    (per level `_LevelGuide` or None, per level box or None), finest first.
+  """
+  if guide is None:
+    return [None] * len(levels), [None] * len(levels)
+  plan = tuple(
+      (level.input_size, level.output_size, level.patch_size,
+       levels[index + 1].input_size if index + 1 < len(levels) else None)
+      for index, level in enumerate(levels))
+  arrays = _guide_arrays(guide._replace(source_cuts=()), plan,
+                         guide.source_cuts)
+  guides, boxes = [], []
+  for index, (level, (free, fixed, key_valid, known)) in enumerate(
+      zip(levels, arrays)):
+    box = None
+    if key_valid is not None and not isinstance(key_valid, jax.core.Tracer):
+      if not bool(jnp.any(key_valid)):
+        raise errors.InputError(
+            f'the hole leaves no {level.patch_size} patch wholly outside it '
+            f'at the {level.input_size} level; use a smaller mask or fewer '
+            f'levels (max_levels)')
+    if free is not None and not isinstance(free, jax.core.Tracer):
+      free_np = np.asarray(free)
+      if not free_np.any():
+        raise errors.InputError(
+            'the mask is empty: nothing may change; mark the region to fill '
+            'or edit with nonzero (white) voxels')
+      # Every query patch that holds a free voxel, and no other.
+      patch = level.patch_size
+      box = masks_lib.bounding_box(free_np, [p - 1 for p in patch], patch)
+      if box[1] == level.output_size:
+        box = None
+    start = guide.start if index == len(levels) - 1 else None
+    guides.append(_LevelGuide(start, _crop(fixed, box), key_valid,
+                              None if box is None else known))
+    boxes.append(box)
+  return guides, boxes
+
+
+@functools.lru_cache(maxsize=None)
+def _compiled_paste(box, batched: bool):
+  """`fn(box_output, known) -> output`: a level's box put into `known`."""
+  def paste(crop, known):
+    origin, size = box
+    index = tuple(slice(o, o + n) for o, n in zip(origin, size))
+    if batched:
+      known = jnp.broadcast_to(known, crop.shape[:1] + known.shape)
+      index = (slice(None),) + index
+    return known.at[index].set(crop)
+  return jax.jit(paste)
+
+
 def _level_specs(keys: jax.Array, levels: Sequence[Level], index: int,
-                 options: pnn.StepOptions, channels: int, batched: bool):
+                 static: Sequence[_LevelProgram], guides: Sequence,
+                 channels: int, batched: bool):
   """Argument shapes of level `index`'s start and iteration programs."""
   level = levels[index]
   batch = keys.shape[:1] if batched else ()
   video = lambda size: jax.ShapeDtypeStruct(size + (channels,), jnp.float32)
-  field = lambda level: jax.ShapeDtypeStruct(
-      batch + patches_lib.grid_shape(level.output_size, level.patch_size) +
+  searched = lambda i: (levels[i].output_size if static[i].box is None
+                        else static[i].box[1])
+  field = lambda i: jax.ShapeDtypeStruct(
+      batch + patches_lib.grid_shape(searched(i), levels[i].patch_size) +
       (3,), jnp.int32)
+  spec = lambda x: jax.tree.map(
+      lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), x)
+  guide = guides[index] or _LevelGuide(None, None, None, None)
   key = jax.ShapeDtypeStruct(keys.shape, keys.dtype)
   if index == len(levels) - 1:
-    start = (key, video(level.input_size))
+    start = (key, video(level.input_size), spec(guide.start),
+             spec(guide.fixed), spec(guide.key_valid))
   else:
     coarser = levels[index + 1]
-    start = (video(batch + coarser.output_size), field(coarser),
-             video(coarser.input_size), video(level.input_size))
-  iteration = (key, video(batch + level.output_size), video(level.input_size),
-               video(level.input_size), field(level),
+    start = (video(batch + coarser.output_size), field(index + 1),
+             video(coarser.input_size), video(level.input_size),
+             spec(guide.fixed), spec(guide.key_valid))
+  iteration = (key, video(batch + searched(index)), video(level.input_size),
+               video(level.input_size), field(index),
                jax.ShapeDtypeStruct((), jnp.int32),
-               pnn.key_index_shape(level.input_size, channels, options))
+               pnn.key_index_shape(level.input_size, channels,
+                                   static[index].options),
+               spec(guide.key_valid), spec(guide.fixed))
   return start, iteration
 
 
@@ -363,8 +579,8 @@ def compile_workers(num_levels: int) -> int:
 
 
 def _compile_ahead(programs, static: Sequence[_LevelProgram],
-                   keys: jax.Array, levels: Sequence[Level], channels: int,
-                   batched: bool):
+                   keys: jax.Array, levels: Sequence[Level], guides: Sequence,
+                   channels: int, batched: bool):
   """Compiles every level's programs on a thread pool, coarsest first.
 
   XLA compiles outside the GIL, so the finer levels compile while the
@@ -376,8 +592,8 @@ def _compile_ahead(programs, static: Sequence[_LevelProgram],
     their compiled program and call it.
   """
   def compile_level(index):
-    specs = _level_specs(keys, levels, index, static[index].options,
-                         channels, batched)
+    specs = _level_specs(keys, levels, index, static, guides, channels,
+                         batched)
     coarsest = index == len(levels) - 1
     return tuple(
         program_cache.compile_program(
@@ -391,7 +607,8 @@ def _compile_ahead(programs, static: Sequence[_LevelProgram],
              for index in reversed(range(len(levels)))}
   pool.shutdown(wait=False)
   return [(functools.partial(_call_when_compiled, futures[index], 0),
-           functools.partial(_call_when_compiled, futures[index], 1))
+           functools.partial(_call_when_compiled, futures[index], 1),
+           programs[index][2])
           for index in range(len(levels))]
 
 
@@ -406,18 +623,26 @@ def _concrete_on_default_device(x: jax.Array) -> bool:
 
 
 def _run(keys: jax.Array, video: jax.Array, config: Config, batched: bool,
-         progress: ProgressFn | None) -> jax.Array:
+         progress: ProgressFn | None, guide: Guide | None = None) -> jax.Array:
   levels = plan_levels(video.shape[:3], config, video.shape[3])
+  if guide is not None:
+    guide = _check_guide(guide, video, levels[0].output_size)
+  guides, boxes = _guide_levels(guide, levels)
   coarsest = len(levels) - 1
-  static = _programs(levels, config)
+  static = _programs(levels, config, boxes)
   programs = [(_compiled_start(program, index == coarsest, batched),
-               pnn.compiled_iteration(program.options, batched))
+               pnn.compiled_iteration(program.options, batched),
+               None if program.box is None else _compiled_paste(program.box,
+                                                                batched))
               for index, program in enumerate(static)]
   level_keys = [_fold_in(keys, index, batched)
                 for index in range(len(levels))]
   if (_concrete_on_default_device(keys) and
-      _concrete_on_default_device(video)):
-    programs = _compile_ahead(programs, static, level_keys[0], levels,
+      _concrete_on_default_device(video) and
+      all(_concrete_on_default_device(x)
+          for x in jax.tree.leaves((guides, guide))
+          if isinstance(x, jax.Array))):
+    programs = _compile_ahead(programs, static, level_keys[0], levels, guides,
                               video.shape[3], batched)
   sizes = tuple(level.input_size for level in levels)
   inputs = _pyramid_program(sizes)(video)
@@ -425,7 +650,7 @@ def _run(keys: jax.Array, video: jax.Array, config: Config, batched: bool,
   for index in reversed(range(len(levels))):
     output, field = _run_level(programs[index], static[index].options,
                                level_keys[index], inputs, index, output, field,
-                               index == coarsest, batched)
+                               index == coarsest, batched, guides[index])
     if progress is not None:
       progress(len(levels) - 1 - index, len(levels), levels[index], output)
   return output
@@ -435,11 +660,14 @@ def _run_level(programs, options: pnn.StepOptions, level_key: jax.Array,
                inputs: Sequence[jax.Array], index: int,
                coarser_output: jax.Array | None,
                coarser_field: jax.Array | None, coarsest: bool,
-               batched: bool) -> tuple[jax.Array, jax.Array]:
+               batched: bool,
+               guide: _LevelGuide | None = None
+               ) -> tuple[jax.Array, jax.Array]:
   """Level `index`: its start, then its J iterations.
 
   Args:
-    programs: the level's (start, iteration) functions.
+    programs: the level's (start, iteration, paste) functions; paste is None
+      when the level searches its whole output.
     options: the level's static options.
     level_key: the level's key(s) ([N] if batched).
     inputs: the input pyramid, finest first.
@@ -448,20 +676,28 @@ def _run_level(programs, options: pnn.StepOptions, level_key: jax.Array,
     coarser_field: the coarser level's field (None at the coarsest).
     coarsest: whether this is the coarsest level.
     batched: whether the programs map over a batch of keys.
+    guide: the level's guide arrays, or None.
 
   Returns:
-    (output, field) of the level.
+    (output, field) of the level: the whole output, the field of its box.
   """
-  start, iteration = programs
+  start, iteration, paste = programs
+  guide = guide or _LevelGuide(None, None, None, None)
   start_key, key = _split(level_key, batched)
   if coarsest:
-    queries, keys_video, field, indexes = start(start_key, inputs[index])
+    queries, keys_video, field, indexes = start(
+        start_key, inputs[index], guide.start, guide.fixed, guide.key_valid)
   else:
     queries, keys_video, field, indexes = start(
-        coarser_output, coarser_field, inputs[index + 1], inputs[index])
-  return pnn.run_iterations(
+        coarser_output, coarser_field, inputs[index + 1], inputs[index],
+        guide.fixed, guide.key_valid)
+  output, field = pnn.run_iterations(
       iteration, functools.partial(_fold_in, key, batched=batched), queries,
-      keys_video, inputs[index], field, options, indexes)
+      keys_video, inputs[index], field, options, indexes, guide.key_valid,
+      guide.fixed)
+  if paste is not None:
+    output = paste(output, guide.known)
+  return output, field
 
 
 def _split(keys: jax.Array, batched: bool) -> tuple[jax.Array, jax.Array]:
@@ -483,6 +719,7 @@ def generate(key: jax.Array,
              config: Config | None = None,
              *,
              progress: ProgressFn | None = None,
+             guide: Guide | None = None,
              **overrides) -> jax.Array:
   """Generates one new video from one input video.
 
@@ -494,16 +731,19 @@ def generate(key: jax.Array,
       `generate(key, video, noise_std=1.0, scale=(1, 1, 0.6))`.
     progress: optional `fn(done, num_levels, level, output)` called after each
       level (with concrete arrays only: leave it None under jit or vmap).
+    guide: optional `Guide`: a start, a region that may change, patches not
+      to use (the applications of `vgpnn_jax.edit`).
     **overrides: `Config` fields.
 
   Returns:
     [T', H', W', C] float32 video, (T', H', W') = input size times `scale`.
 
   Raises:
-    InputError: when the video is too small for the patch or the scale.
+    InputError: when the video is too small for the patch or the scale, or
+      the guide does not fit it.
   """
   config = make_config(config, **overrides)
-  return _run(key, _check_video(video), config, False, progress)
+  return _run(key, _check_video(video), config, False, progress, guide)
 
 
 def generate_batch(keys: jax.Array,
@@ -511,6 +751,7 @@ def generate_batch(keys: jax.Array,
                    config: Config | None = None,
                    *,
                    progress: ProgressFn | None = None,
+                   guide: Guide | None = None,
                    **overrides) -> jax.Array:
   """Generates one video per key, level by level with `jax.vmap`.
 
@@ -522,6 +763,7 @@ def generate_batch(keys: jax.Array,
     video: [T, H, W, C] float video in [0, 1].
     config: a `Config`; or keyword overrides as in `generate`.
     progress: as in `generate`; `output` is the batch [N, T', H', W', C].
+    guide: as in `generate`, shared by the batch.
     **overrides: `Config` fields.
 
   Returns:
@@ -536,8 +778,8 @@ def generate_batch(keys: jax.Array,
     one = None if progress is None else (
         lambda done, num, level, output: progress(done, num, level,
                                                   output[None]))
-    return _run(keys[0], video, config, False, one)[None]
-  return _run(keys, video, config, True, progress)
+    return _run(keys[0], video, config, False, one, guide)[None]
+  return _run(keys, video, config, True, progress, guide)
 
 
 class Timer:

@@ -23,7 +23,7 @@ import os
 import pathlib
 import re
 import uuid
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, NamedTuple, Sequence
 
 import numpy as np
 
@@ -669,3 +669,412 @@ def make_grid(
       for r in rows
   ]
   return _join(rows, axis=1, gap=gap)
+
+
+# ----------------------------------------------------------------------------
+# Video metadata, masks and boxes.
+#
+# A mask marks the region of a video to fill: bool `[T, H, W]`, True = fill.
+# It is given as a mask video, a folder of mask frames or one image (white =
+# fill), or as a box in the input file's frame and pixel coordinates.
+
+
+class VideoInfo(NamedTuple):
+  """The size and frame rate of a video, as `read_video` would read it."""
+
+  num_frames: int
+  height: int
+  width: int
+  fps: float
+
+
+_BOX_FORMAT = (
+    'T0:T1,Y0:Y1,X0:X1 (frames, rows, columns of the input file; half-open'
+    ' ranges as in Python slices, an empty bound means the start or the end),'
+    ' e.g. --box 0:30,100:180,40:90'
+)
+# Mask frames whose aspect ratio differs from the video's by at most this
+# fraction are resized to the video's size.
+_MASK_ASPECT_TOLERANCE = 0.01
+_MASK_THRESHOLD = 0.5  # grey value above which a mask pixel is True
+
+
+class _Probe(_Assembler):
+  """Counts frames and records the first frame's size, keeping no pixels."""
+
+  def __init__(self, path: pathlib.Path):
+    super().__init__(path, None)
+    self.hw: tuple[int, int] | None = None
+
+  def add(self, frame: np.ndarray) -> None:
+    if self.hw is None:
+      self.hw = frame.shape[:2]
+    self.num_frames += 1
+
+
+def _read_error(path: pathlib.Path) -> errors.InputError:
+  """The InputError `read_video` raises for `path`, known to be unreadable.
+
+  Used for paths that fail before any frame is decoded (missing, of an unknown
+  kind, an empty folder, a file ffmpeg cannot open or that holds no frames), so
+  that the messages are those of `read_video`.
+  """
+  try:
+    read_video(path, stop=1)
+  except errors.InputError as e:
+    return e
+  return errors.InputError(  # Not expected: read_video read a frame.
+      f"cannot read '{path}': its size cannot be determined; convert it to"
+      ' .mp4'
+  )
+
+
+def video_info(path: PathLike) -> VideoInfo:
+  """The number of frames, frame size and frame rate of a video.
+
+  Takes what `read_video` takes: a video file, a folder of numbered frames (10
+  fps) or a single image (1 frame, 1 fps), without decoding every frame where
+  avoidable: a folder's frames are counted and only the first one is decoded
+  (the others are assumed to be of the same size, as `read_video` requires);
+  for a video file ffmpeg reads the header and counts the frames in one pass
+  (as `read_video` does before decoding) and one or two frames are decoded.
+  Only when the file gives no frame count (and for files of at most two
+  frames) are all the frames decoded to count them.
+
+  Args:
+    path: the file or folder.
+
+  Returns:
+    The `VideoInfo` of the whole video (no frame range, no resize): the
+    `[T, H, W]` of `read_video(path)[0]` and the file's frame rate.
+
+  Raises:
+    errors.InputError: the path is missing, unreadable, corrupt or of an
+      unknown kind, or a folder holds no frames (the messages of
+      `read_video`).
+  """
+  path = pathlib.Path(path).expanduser()
+  suffix = path.suffix.lower()
+  if path.is_dir():
+    files = _list_frames(path)
+    if not files:
+      raise _read_error(path)
+    height, width = _read_image(files[0]).shape[:2]
+    return VideoInfo(len(files), height, width, FOLDER_FPS)
+  if path.exists() and suffix in IMAGE_EXTENSIONS:
+    height, width = _read_image(path).shape[:2]
+    return VideoInfo(1, height, width, IMAGE_FPS)
+  if not path.exists() or suffix not in VIDEO_EXTENSIONS:
+    raise _read_error(path)
+  probe = _Probe(path)
+  fps, total = _read_video_file(path, probe, 0, 1, 1)
+  if total <= 2:
+    # Without a count in the file, `total` is the number of frames decoded
+    # before stopping (one or two): count them all.
+    probe = _Probe(path)
+    fps, total = _read_video_file(path, probe, None, None, 1)
+  if probe.hw is None:
+    raise _read_error(path)
+  return VideoInfo(int(total), int(probe.hw[0]), int(probe.hw[1]), float(fps))
+
+
+def _overlap_ranges(n: int, m: int) -> tuple[np.ndarray, np.ndarray]:
+  """The source cells each of `m` target cells overlaps, over `n` cells.
+
+  Target cell i spans [i n / m, (i + 1) n / m) in source cells; it overlaps
+  (by a positive length) source cells lo[i] .. hi[i] - 1.
+
+  Returns:
+    lo, hi: [m] int64, 0 <= lo < hi <= n.
+  """
+  i = np.arange(m, dtype=np.int64)
+  lo = (i * n) // m
+  hi = -((-(i + 1) * n) // m)  # ceil((i + 1) n / m)
+  return lo, hi
+
+
+def _resize_any(mask: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
+  """Resizes `mask: [T, h, w]` bool to `[T, *hw]`, never shrinking a region.
+
+  A target pixel is True if any source pixel whose area it overlaps (by a
+  positive area, the pixels seen as squares covering the same frame) is
+  True: a "max pool" over the overlaps, for any size ratio, up or down.
+  """
+  for axis, m in ((1, hw[0]), (2, hw[1])):
+    n = mask.shape[axis]
+    if n == m:
+      continue
+    lo, hi = _overlap_ranges(n, m)
+    counts = np.cumsum(mask, axis=axis, dtype=np.int64)
+    pad = [(0, 0)] * mask.ndim
+    pad[axis] = (1, 0)
+    counts = np.pad(counts, pad)  # counts[..., k, ...] = sum of cells < k
+    mask = np.take(counts, hi, axis=axis) > np.take(counts, lo, axis=axis)
+  return mask
+
+
+def _mask_size_matches(mask_hw: tuple[int, int], hw: tuple[int, int]) -> bool:
+  """Whether a mask of `mask_hw` may be resized to `hw`.
+
+  True when the aspect ratios agree within `_MASK_ASPECT_TOLERANCE`, or when
+  `hw` is the size `read_video(max_size=hw[0])` gives a video of `mask_hw`
+  (for tiny frames the rounding of the width exceeds 1%).
+  """
+  (h, w), (height, width) = mask_hw, hw
+  if abs(h * width - w * height) <= _MASK_ASPECT_TOLERANCE * w * height:
+    return True
+  return width == max(1, math.floor(w * height / h + 0.5))
+
+
+def _check_size(size: Any) -> tuple[int, int, int]:
+  try:
+    t, h, w = size
+  except (TypeError, ValueError):
+    raise ValueError(f'size={size!r}: give (T, H, W)') from None
+  t, h, w = (_check_index(s, 'size') for s in (t, h, w))
+  if min(t, h, w) < 1:
+    raise ValueError(f'size={size!r}: T, H and W must be at least 1')
+  return t, h, w
+
+
+def read_mask(
+    path: PathLike,
+    *,
+    size: tuple[int, int, int],
+    start: int | None = None,
+    stop: int | None = None,
+    step: int = 1,
+) -> np.ndarray:
+  """Reads the mask of the region to fill in a video.
+
+  The mask is a video file, a folder of numbered frames or one image, read as
+  `read_video` reads them. A pixel is True (to fill) where its grey value, the
+  mean of its channels in [0, 1], is above 0.5: white (or any bright colour)
+  marks the region to fill, black the rest; the threshold survives lossy
+  codecs such as H.264.
+
+  The frame range is applied to a mask video or folder exactly as to the input
+  (`read_video(path, start=start, stop=stop, step=step)`), so a mask drawn
+  frame by frame over the whole input file stays aligned with it. A mask of
+  one frame (an image, or a video or folder of one frame) ignores the range
+  and is used for every frame.
+
+  Mask frames of another size than the video's are resized to it when the
+  aspect ratios agree within 1% (the case of an input read with `max_size`),
+  never shrinking the region: a pixel of the result is True if any mask pixel
+  whose area it overlaps is True.
+
+  An empty or full mask is returned as it is; the caller checks that.
+
+  Args:
+    path: the mask file or folder.
+    size: (T, H, W) of the video the mask belongs to, as it was read (after
+      the frame range and any `max_size` resize).
+    start: the frame range the video was read with, as in `read_video`.
+    stop: as in `read_video`.
+    step: as in `read_video`.
+
+  Returns:
+    [T, H, W] bool, True = the region to fill.
+
+  Raises:
+    errors.InputError: the mask cannot be read (the messages of `read_video`,
+      including a frame range that selects none of its frames), its frames
+      have another aspect ratio than the video's, or it has another number of
+      frames than T (and more than one).
+    ValueError: `size` is not three positive integers.
+  """
+  path = pathlib.Path(path).expanduser()
+  num_frames, height, width = _check_size(size)
+  is_image = path.suffix.lower() in IMAGE_EXTENSIONS and not path.is_dir()
+  if is_image or video_info(path).num_frames == 1:
+    video, _ = read_video(path)
+  else:
+    video, _ = read_video(path, start=start, stop=stop, step=step)
+  mask = np.empty(video.shape[:3], bool)
+  for i, frame in enumerate(video):
+    mask[i] = frame.mean(axis=-1) > _MASK_THRESHOLD
+  del video
+  if mask.shape[0] != num_frames:
+    if mask.shape[0] != 1:
+      frame_range = ':'.join('' if i is None else str(i) for i in (start, stop))
+      raise errors.InputError(
+          f"cannot use the mask '{path}': it has {mask.shape[0]} frames in"
+          f' the frame range {frame_range}:{step} but the video has'
+          f' {num_frames}; give a mask with one frame for each frame of the'
+          ' input file (the same range is applied to both), or one image'
+          ' for every frame'
+      )
+    mask = np.broadcast_to(mask, (num_frames, *mask.shape[1:]))
+  mask_hw = mask.shape[1:]
+  if mask_hw != (height, width):
+    if not _mask_size_matches(mask_hw, (height, width)):
+      raise errors.InputError(
+          f"cannot use the mask '{path}': the mask is"
+          f' {mask_hw[1]}x{mask_hw[0]} pixels (width x height) but the video'
+          f' is {width}x{height}; draw the mask at the video\'s size'
+      )
+    mask = _resize_any(mask, (height, width))
+  return np.ascontiguousarray(mask)
+
+
+_BOX_PART = re.compile(r'\s*(\d*)\s*:\s*(\d*)\s*')
+
+Box = tuple[
+    tuple[int | None, int | None],
+    tuple[int | None, int | None],
+    tuple[int | None, int | None],
+]
+
+
+def parse_box(text: str) -> Box:
+  """Parses a box `T0:T1,Y0:Y1,X0:X1` (as given to `--box`).
+
+  The three ranges are frames, rows and columns of the input file, half-open
+  as Python slices (`0:30` is frames 0 to 29). An empty bound means the start
+  or the end of that axis: `:10`, `5:` and `:` are valid. Bounds are
+  non-negative integers. Only the syntax is checked here; `box_mask` checks
+  the ranges against the video.
+
+  Args:
+    text: the box.
+
+  Returns:
+    ((t0, t1), (y0, y1), (x0, x1)): ints, None for an empty bound.
+
+  Raises:
+    errors.InputError: the text is not three comma-separated ranges of
+      non-negative integers.
+  """
+  parts = str(text).split(',')
+  matches = [_BOX_PART.fullmatch(p) for p in parts]
+  if len(parts) != 3 or not all(matches):
+    raise errors.InputError(
+        f"cannot read the box '{text}': expected {_BOX_FORMAT}"
+    )
+  ranges = []
+  for match in matches:
+    assert match is not None
+    lo, hi = (int(g) if g else None for g in match.groups())
+    ranges.append((lo, hi))
+  return tuple(ranges)  # type: ignore[return-value]
+
+
+def _box_text(box: Any) -> str:
+  """`box` written back as T0:T1,Y0:Y1,X0:X1."""
+  try:
+    return ','.join(
+        ':'.join('' if b is None else str(b) for b in pair) for pair in box
+    )
+  except TypeError:
+    return repr(box)
+
+
+def box_mask(
+    box: Box,
+    *,
+    size: tuple[int, int, int],
+    frame_indices: Sequence[int] | None = None,
+    source_hw: tuple[int, int] | None = None,
+) -> np.ndarray:
+  """The region of a box as a mask of the video it was drawn on.
+
+  The box is in the input file's own frame and pixel coordinates, whatever
+  frame range and `max_size` the video was read with: frame k of the video as
+  read is in the box if `frame_indices[k]` is in T0:T1; when the frames were
+  resized from `source_hw`, the box's rows and columns are scaled to the
+  video's, rounding outward, so the box never shrinks (a pixel is in the box
+  if its area overlaps the scaled box). A box partly outside the video is
+  clipped to it; a None bound means the start or end of that axis.
+
+  Args:
+    box: ((t0, t1), (y0, y1), (x0, x1)), half-open ranges of non-negative ints
+      or None, as `parse_box` returns.
+    size: (T, H, W) of the video as read.
+    frame_indices: [T] ints: for each frame as read, its index in the file
+      (e.g. `range(total)[start:stop:step]`); None for `range(T)`.
+    source_hw: (H0, W0), the file's frame size; None for (H, W).
+
+  Returns:
+    [T, H, W] bool, True inside the box.
+
+  Raises:
+    errors.InputError: a range of the box is empty or reversed, a bound is
+      negative or not an integer, or the box lies wholly outside the video
+      (covers none of the frames read, or none of its rows or columns).
+    ValueError: `size`, `frame_indices` or `source_hw` do not fit together.
+  """
+  num_frames, height, width = _check_size(size)
+  if frame_indices is None:
+    frame_indices = range(num_frames)
+  indices = np.asarray([operator.index(i) for i in frame_indices], np.int64)
+  if indices.shape != (num_frames,):
+    raise ValueError(
+        f'frame_indices has {indices.size} entries but size={size!r} has'
+        f' T={num_frames}'
+    )
+  if source_hw is None:
+    source_hw = (height, width)
+  source_h, source_w = (_check_index(s, 'source_hw') for s in source_hw)
+  if min(source_h, source_w) < 1:
+    raise ValueError(f'source_hw={source_hw!r} must be positive')
+
+  text = _box_text(box)
+  try:
+    pairs = [tuple(pair) for pair in box]
+  except TypeError:
+    pairs = []
+  if len(pairs) != 3 or any(len(p) != 2 for p in pairs):
+    raise errors.InputError(
+        f'cannot use the box {box!r}: expected {_BOX_FORMAT}'
+    )
+  bounds = []
+  for name, (lo, hi) in zip(('frames', 'rows', 'columns'), pairs):
+    lo = _check_index(lo, f'the box {text}: {name} start', optional=True)
+    hi = _check_index(hi, f'the box {text}: {name} stop', optional=True)
+    if any(b is not None and b < 0 for b in (lo, hi)):
+      raise errors.InputError(
+          f"cannot use the box '{text}': the {name} range {lo}:{hi} has a"
+          f' negative bound; give non-negative file coordinates, {_BOX_FORMAT}'
+      )
+    if lo is not None and hi is not None and hi <= lo:
+      raise errors.InputError(
+          f"cannot use the box '{text}': the {name} range {lo}:{hi} is"
+          f' {"empty" if hi == lo else "reversed"}; give start < stop,'
+          f' {_BOX_FORMAT}'
+      )
+    bounds.append((lo, hi))
+
+  (t0, t1), rows, cols = bounds
+  in_time = np.ones(num_frames, bool)
+  if t0 is not None:
+    in_time &= indices >= t0
+  if t1 is not None:
+    in_time &= indices < t1
+
+  def scaled(pair, n_source, n):
+    """[lo, hi) of the pixels (of n) the range (over n_source) overlaps."""
+    lo = min(max(pair[0] or 0, 0), n_source)
+    hi = n_source if pair[1] is None else min(pair[1], n_source)
+    if hi <= lo:
+      return 0, 0
+    return (lo * n) // n_source, -((-hi * n) // n_source)
+
+  y0, y1 = scaled(rows, source_h, height)
+  x0, x1 = scaled(cols, source_w, width)
+  if not in_time.any() or y1 <= y0 or x1 <= x0:
+    extent = f'frames {indices.min()}..{indices.max()}'
+    steps = np.unique(np.diff(indices))
+    if len(steps) == 1 and abs(steps[0]) != 1:
+      extent += f' (read in steps of {abs(steps[0])})'
+    elif len(steps) > 1:
+      extent += f' ({num_frames} of them read)'
+    raise errors.InputError(
+        f"cannot use the box '{text}': it lies outside the video, which"
+        f' covers {extent}, rows 0..{source_h - 1}, columns'
+        f' 0..{source_w - 1} (in the input file\'s coordinates); give a box'
+        ' that overlaps them'
+    )
+  mask = np.zeros((num_frames, height, width), bool)
+  mask[in_time, y0:y1, x0:x1] = True
+  return mask

@@ -8,6 +8,10 @@ bounded by `chunk_size x num_keys`, never the full query x key matrix.
 The optional completeness term of GPNN divides every distance by
 `alpha + min_q D(q, k)`: keys that no query is close to yet become cheaper, so
 the output keeps more of the input's content.
+
+Keys can be excluded (`key_valid`, e.g. the patches that overlap the hole of an
+inpainting): their squared norm becomes +inf, so every distance to them is
++inf at no extra cost per distance.
 """
 
 import functools
@@ -71,10 +75,12 @@ def min_distance_to(points: jax.Array, others: jax.Array, *,
 
 
 @functools.partial(jax.jit, static_argnames=('chunk_size',))
-def _exact_nearest(queries, keys, alpha, chunk_size):
+def _exact_nearest(queries, keys, alpha, key_valid, chunk_size):
   queries = queries.astype(jnp.float32)
   keys = keys.astype(jnp.float32)
   keys_sq = jnp.sum(keys * keys, axis=-1)
+  if key_valid is not None:
+    keys_sq = jnp.where(key_valid, keys_sq, jnp.inf)
   if alpha is None:
     normaliser = None
   else:
@@ -95,6 +101,7 @@ def exact_nearest(
     keys: jax.typing.ArrayLike,
     *,
     alpha: float | None = None,
+    key_valid: jax.typing.ArrayLike | None = None,
     chunk_size: int = 1024,
 ) -> tuple[jax.Array, jax.Array]:
   """Exact nearest key of every query (sum of squared differences).
@@ -104,6 +111,8 @@ def exact_nearest(
     keys: [Nk, D] float vectors.
     alpha: if given, the GPNN completeness term: the key minimising
       `D(q, k) / (alpha + min_q' D(q', k))` is chosen instead.
+    key_valid: optional [Nk] bool; only keys where it is True are chosen
+      (excluded, not penalised). At least one must be True.
     chunk_size: queries compared at once; memory is about
       `chunk_size * Nk * 4` bytes.
 
@@ -118,4 +127,9 @@ def exact_nearest(
                      f'{queries.shape} and {keys.shape}')
   if alpha is not None and alpha <= 0:
     raise ValueError(f'alpha must be positive or None, got {alpha}')
-  return _exact_nearest(queries, keys, alpha, int(chunk_size))
+  if key_valid is not None:
+    key_valid = jnp.asarray(key_valid)
+    if key_valid.shape != keys.shape[:1] or key_valid.dtype != jnp.bool_:
+      raise ValueError(f'key_valid must be [{keys.shape[0]}] bool, got '
+                       f'{key_valid.shape} {key_valid.dtype}')
+  return _exact_nearest(queries, keys, alpha, key_valid, int(chunk_size))

@@ -147,8 +147,10 @@ def _select_block(values: jax.Array, rank: jax.Array) -> jax.Array:
   return state[2]
 
 
-def _compact(mask: jax.Array, size: int) -> jax.Array:
+def compact(mask: jax.Array, size: int) -> jax.Array:
   """`jnp.nonzero(mask, size=size, fill_value=len(mask))[0]` as int32.
+
+  Shared by `set_where` and PatchMatch's draws among valid keys.
 
   A cumulative sum and a scatter: on XLA:CPU half the compile time (0.3 s
   against 0.7 s for 340k values) and half the run time of `jnp.nonzero`.
@@ -181,7 +183,7 @@ def set_where(mask: jax.Array, fn, output: jax.Array,
   """
   num = mask.shape[0]
   block = min(block, num)
-  ids = _compact(mask, -(-num // block) * block)  # padded with num
+  ids = compact(mask, -(-num // block) * block)  # padded with num
 
   def update(b, output):
     index = jax.lax.dynamic_slice_in_dim(ids, b * block, block)

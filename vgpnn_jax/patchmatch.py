@@ -27,6 +27,11 @@ keys). The final match is re-scored exactly on the full patches, gathered
 straight from the videos, so the returned distances are exact. With
 `descriptor_dim=None`, every candidate is scored exactly (4-5x slower).
 
+Keys can be excluded (`key_valid`, e.g. the patches that overlap the hole of
+an inpainting): the random start and the random candidates are drawn among
+the valid keys only, a start that points to an invalid key is redrawn, and
+every other candidate that lands on one scores +inf, so it is never kept.
+
 Memory stays a small multiple of the video size: the descriptors
 (`descriptor_dim` floats per patch) and per-block temporaries. Randomness
 comes from `key` only: the random start uses `jax.random`, the candidates an
@@ -42,6 +47,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from vgpnn_jax.patches import compact
 from vgpnn_jax.patches import grid_shape
 from vgpnn_jax.patches import ravel_index
 from vgpnn_jax.patches import set_where
@@ -302,9 +308,9 @@ def _blocked(fn, num: int, block: int, *arrays: jax.Array):
     jax.jit,
     static_argnames=('patch_size', 'steps', 'radii', 'num_passes',
                      'descriptor_dim', 'num_pca_samples', 'block_size'))
-def _patchmatch(key, queries, keys, init_field, first_step, index, patch_size,
-                steps, radii, num_passes, descriptor_dim, num_pca_samples,
-                block_size):
+def _patchmatch(key, queries, keys, init_field, first_step, index, key_valid,
+                patch_size, steps, radii, num_passes, descriptor_dim,
+                num_pca_samples, block_size):
   queries = queries.astype(jnp.float32)
   keys = keys.astype(jnp.float32)
   q_grid = grid_shape(queries.shape[:3], patch_size)
@@ -316,13 +322,32 @@ def _patchmatch(key, queries, keys, init_field, first_step, index, patch_size,
   key_init, key_hash = jax.random.split(key)
   seed = jax.random.bits(key_hash, (), jnp.uint32)
 
+  if key_valid is None:
+    penalty = None
+    draw = lambda bits: (bits % jnp.uint32(num_k)).astype(jnp.int32)
+  else:
+    # Random corners come from the compacted list of valid keys; +inf on
+    # the others rejects every candidate that lands there.
+    key_valid = key_valid.reshape(num_k)
+    penalty = jnp.where(key_valid, 0.0, jnp.inf).astype(jnp.float32)
+    valid_ids = compact(key_valid, num_k)
+    num_valid = jnp.maximum(jnp.sum(key_valid, dtype=jnp.uint32), 1)
+    draw = lambda bits: _take(valid_ids,
+                              (bits % num_valid).astype(jnp.int32))
+
   # The field is kept as flat key-grid indices [num_q].
+  if key_valid is None:
+    random_start = jax.random.randint(key_init, (num_q,), 0, num_k, jnp.int32)
+  else:
+    random_start = draw(jax.random.bits(key_init, (num_q,), jnp.uint32))
   if init_field is None:
-    field = jax.random.randint(key_init, (num_q,), 0, num_k, jnp.int32)
+    field = random_start
   else:
     start = init_field.astype(jnp.int32).reshape(num_q, 3)
     start = ravel_index(
         _clip((start[:, 0], start[:, 1], start[:, 2]), k_grid), k_grid)
+    if key_valid is not None:
+      start = jnp.where(_take(key_valid, start), start, random_start)
     field = start
 
   exact_ssd = functools.partial(_exact_ssd, queries, keys, patch_size)
@@ -331,7 +356,11 @@ def _patchmatch(key, queries, keys, init_field, first_step, index, patch_size,
     # Every candidate gathers a whole patch: smaller blocks bound memory.
     block = max(1, min(block_size // 16, num_q))
     q_desc = jnp.zeros((num_q, 0), jnp.float32)
-    score = lambda q_pos, q_d, cands: exact_ssd(q_pos, cands)
+
+    def score(q_pos, q_d, cands):
+      del q_d
+      dist = exact_ssd(q_pos, cands)
+      return dist if penalty is None else dist + _take(penalty, cands)
   else:
     block = max(1, min(block_size, num_q))
     if index is None:
@@ -342,7 +371,8 @@ def _patchmatch(key, queries, keys, init_field, first_step, index, patch_size,
     def score(q_pos, q_d, cands):
       """[B], [B, D], [B, K] flat key corners -> [B, K] descriptor SSD."""
       del q_pos
-      total = jnp.zeros(cands.shape, jnp.float32)
+      total = (jnp.zeros(cands.shape, jnp.float32) if penalty is None else
+               _take(penalty, cands))
       for d in range(k_desc.shape[0]):
         total = total + jnp.square(_take(k_desc[d], cands) - q_d[:, d, None])
       return total
@@ -386,8 +416,7 @@ def _patchmatch(key, queries, keys, init_field, first_step, index, patch_size,
       # One uniformly random corner at the first step of each pass (a random
       # read costs as much as all the other candidates together), else the
       # current match again.
-      uniform = (base % jnp.uint32(num_k)).astype(jnp.int32)
-      uniform = jnp.where(phase == 0, uniform, current)
+      uniform = jnp.where(phase == 0, draw(base), current)
       uniform = jnp.stack(unravel_index(uniform, k_grid), axis=-1)[:, None, :]
       centres = jnp.concatenate([own, shifted], axis=1)  # [B, M+1, 3]
       bits = _hash(base[:, None] + salts)[..., None]  # [B, M+1, 1]
@@ -485,6 +514,7 @@ def patchmatch(
     num_pca_samples: int = 4096,
     block_size: int = 8192,
     key_index: KeyIndex | None = None,
+    key_valid: jax.typing.ArrayLike | None = None,
 ) -> tuple[jax.Array, jax.Array]:
   """Approximate nearest key patch of every query patch (PatchMatch).
 
@@ -512,6 +542,9 @@ def patchmatch(
     key_index: optional `key_index(keys, ...)` with the same `patch_size`,
       `descriptor_dim` and `num_pca_samples`, computed once for several
       searches of the same keys; the same results, sooner.
+    key_valid: optional [Tk-pt+1, Hk-ph+1, Wk-pw+1] bool: only key patches
+      where it is True are proposed and kept (a start on an invalid key is
+      redrawn among the valid ones). At least one must be True.
 
   Returns:
     field: [Tq-pt+1, Hq-ph+1, Wq-pw+1, 3] int32, for every query patch the
@@ -573,8 +606,14 @@ def patchmatch(
     raise ValueError(f'first_step must be in [0, {len(steps)}], got '
                      f'{first_step}')
   first_step = jnp.asarray(first_step, jnp.int32)
+  if key_valid is not None:
+    key_valid = jnp.asarray(key_valid)
+    k_grid = grid_shape(keys.shape[:3], patch_size)
+    if key_valid.shape != k_grid or key_valid.dtype != jnp.bool_:
+      raise ValueError(f'key_valid must be a {k_grid} bool array (one per key '
+                       f'patch), got {key_valid.shape} {key_valid.dtype}')
   return _patchmatch(key, queries, keys, init_field, first_step, key_index,
-                     patch_size, steps, radii, int(num_passes), descriptor_dim,
+                     key_valid, patch_size, steps, radii, int(num_passes), descriptor_dim,
                      int(num_pca_samples), int(block_size))
 
 
@@ -583,6 +622,8 @@ def upscale_field(
     shape: tuple[Sequence[int], Sequence[int]],
     *,
     source_key_grid: Sequence[int] | None = None,
+    crops: tuple[tuple[Sequence[int], Sequence[int]],
+                 tuple[Sequence[int], Sequence[int]]] | None = None,
 ) -> jax.Array:
   """Carries a field from a coarser level to a finer one.
 
@@ -597,6 +638,11 @@ def upscale_field(
     shape: (fine query grid shape, fine key grid shape), each (nT, nH, nW).
     source_key_grid: the coarse key grid shape; by default the same as the
       coarse query grid (keys and queries of one size at that level).
+    crops: optional ((fine origin, fine full query grid), (coarse origin,
+      coarse full query grid)) when both query grids are crops of larger
+      ones (an inpainting searches only around its hole): positions are
+      scaled between the full grids. By default each grid is its own full
+      grid at origin 0.
 
   Returns:
     [*fine query grid, 3] int32 field pointing into the fine key grid.
@@ -614,17 +660,25 @@ def upscale_field(
   if min(q_fine + k_fine + k_coarse) < 1:
     raise ValueError(f'grid shapes must be positive, got {shape} and '
                      f'{k_coarse}')
-  return _upscale_field(field.astype(jnp.int32), q_fine, k_fine, k_coarse)
+  if crops is None:
+    crops = (((0, 0, 0), q_fine), ((0, 0, 0), q_coarse))
+  crops = tuple((_as_ints('crop origin', origin, 3), _as_ints('full grid',
+                                                               full, 3))
+                for origin, full in crops)
+  return _upscale_field(field.astype(jnp.int32), q_fine, k_fine, k_coarse,
+                        crops)
 
 
-@functools.partial(jax.jit, static_argnums=(1, 2, 3))
-def _upscale_field(field, q_fine, k_fine, k_coarse):
+@functools.partial(jax.jit, static_argnums=(1, 2, 3, 4))
+def _upscale_field(field, q_fine, k_fine, k_coarse, crops):
   q_coarse = field.shape[:3]
+  (fine_origin, fine_full), (coarse_origin, coarse_full) = crops
   coarse_index = []
   residual = []
   for a in range(3):
-    # Fine cell centre in coarse cell units.
-    u = (np.arange(q_fine[a]) + 0.5) * (q_coarse[a] / q_fine[a]) - 0.5
+    # Fine cell centre in the coarse crop's cell units.
+    u = ((fine_origin[a] + np.arange(q_fine[a]) + 0.5) *
+         (coarse_full[a] / fine_full[a]) - 0.5 - coarse_origin[a])
     c = np.clip(np.round(u), 0, q_coarse[a] - 1).astype(np.int32)
     coarse_index.append(c)
     residual.append(u - c)

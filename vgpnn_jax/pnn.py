@@ -8,6 +8,12 @@ The keys rule says what K is after the first iteration:
 * 'vgpnn' (the video method): K becomes V, as Q is now as sharp as V;
 * 'gpnn' (the image method): K stays the given (blurred) keys.
 
+Applications constrain the step with two optional arrays, the same for every
+search: `key_valid` (which key patches may be chosen, e.g. those wholly
+outside the hole of an inpainting) and `fixed` (voxels of the output that
+keep a given value, put back after every fold so that they are exact in the
+returned video).
+
 One iteration (`search_and_fold`) is compiled once per combination of shapes
 and static options (`jax.jit` caches by shape) and called J times, so a
 pyramid of L levels compiles L iteration programs and a second run of the same
@@ -80,8 +86,8 @@ def check_options(options: StepOptions) -> None:
                      f'{options.refine_steps}')
 
 
-def _exact_field(queries: jax.Array, keys: jax.Array,
-                 options: StepOptions) -> jax.Array:
+def _exact_field(queries: jax.Array, keys: jax.Array, options: StepOptions,
+                 key_valid: jax.Array | None = None) -> jax.Array:
   """[Tq, Hq, Wq, C], [Tk, Hk, Wk, C] -> [nTq, nHq, nWq, 3] nearest corners."""
   query_patches = patches_lib.unfold(queries, options.patch_size)
   key_patches = patches_lib.unfold(keys, options.patch_size)
@@ -89,7 +95,9 @@ def _exact_field(queries: jax.Array, keys: jax.Array,
   index, _ = nn.exact_nearest(
       query_patches.reshape(-1, query_patches.shape[-1]),
       key_patches.reshape(-1, key_patches.shape[-1]),
-      alpha=options.alpha, chunk_size=options.chunk_size)
+      alpha=options.alpha,
+      key_valid=None if key_valid is None else key_valid.reshape(-1),
+      chunk_size=options.chunk_size)
   corners = jnp.stack(patches_lib.unravel_index(index, key_grid), axis=-1)
   return corners.reshape(query_patches.shape[:3] + (3,)).astype(jnp.int32)
 
@@ -97,12 +105,14 @@ def _exact_field(queries: jax.Array, keys: jax.Array,
 def _patchmatch_field(key: jax.Array, queries: jax.Array, keys: jax.Array,
                       field: jax.Array | None, options: StepOptions,
                       key_index: patchmatch.KeyIndex | None,
+                      key_valid: jax.Array | None = None,
                       num_passes: int | None = 1,
                       first_step: int | jax.Array = 0) -> jax.Array:
   field, _ = patchmatch.patchmatch(key, queries, keys,
                                    patch_size=options.patch_size,
                                    init_field=field, num_passes=num_passes,
-                                   first_step=first_step, key_index=key_index)
+                                   first_step=first_step, key_index=key_index,
+                                   key_valid=key_valid)
   return field
 
 
@@ -148,7 +158,8 @@ def key_index_shape(keys_size: Sequence[int], channels: int,
 
 def start_field(key: jax.Array, queries: jax.Array, keys: jax.Array,
                 options: StepOptions,
-                key_index: patchmatch.KeyIndex | None = None) -> jax.Array:
+                key_index: patchmatch.KeyIndex | None = None,
+                key_valid: jax.Array | None = None) -> jax.Array:
   """The field a level starts from when no coarser field is given.
 
   Args:
@@ -157,6 +168,8 @@ def start_field(key: jax.Array, queries: jax.Array, keys: jax.Array,
     keys: [Tk, Hk, Wk, C] the keys of its first iteration.
     options: static options.
     key_index: optional PatchMatch key index of `keys` (`key_indexes`).
+    key_valid: optional [nTk, nHk, nWk] bool, the key patches that may be
+      chosen.
 
   Returns:
     [nTq, nHq, nWq, 3] int32: PatchMatch from a random start (which needs
@@ -167,13 +180,15 @@ def start_field(key: jax.Array, queries: jax.Array, keys: jax.Array,
     grid = patches_lib.grid_shape(queries.shape[:3], options.patch_size)
     return jnp.zeros(grid + (3,), jnp.int32)
   return _patchmatch_field(key, queries, keys, None, options, key_index,
-                           num_passes=None)
+                           key_valid, num_passes=None)
 
 
 def search_and_fold(
     key: jax.Array, queries: jax.Array, keys: jax.Array, values: jax.Array,
     field: jax.Array, iteration: jax.Array,
     key_index: patchmatch.KeyIndex | None,
+    key_valid: jax.Array | None,
+    fixed: jax.Array | None,
     options: StepOptions) -> tuple[jax.Array, jax.Array]:
   """One iteration: the nearest key patch of every query patch, values folded.
 
@@ -188,18 +203,22 @@ def search_and_fold(
       at 0, the last `options.refine_steps` steps after.
     key_index: PatchMatch's key index of `keys` (`key_indexes`), or None to
       compute it here.
+    key_valid: optional [nTk, nHk, nWk] bool: only these key patches are
+      chosen (both searches).
+    fixed: optional [Tq, Hq, Wq, C]: NaN where the output is free, elsewhere
+      the value the output keeps (put back after the fold).
     options: static options.
 
   Returns:
     ([Tq, Hq, Wq, C] output, [nTq, nHq, nWq, 3] field).
   """
   if options.search == 'exact':
-    field = _exact_field(queries, keys, options)
+    field = _exact_field(queries, keys, options, key_valid)
   else:
     first_step = jnp.where(
         iteration > 0, len(patchmatch.DEFAULT_STEPS) - options.refine_steps, 0)
     field = _patchmatch_field(key, queries, keys, field, options, key_index,
-                              first_step=first_step)
+                              key_valid, first_step=first_step)
   # Fusing the search's last ops into the fold's loops made one iteration
   # 1.4x slower on XLA:CPU; the barrier keeps them apart.
   field = jax.lax.optimization_barrier(field)
@@ -211,12 +230,19 @@ def search_and_fold(
   guess = jnp.where(iteration > 0, queries, jnp.nan)
   output = patches_lib.fold_field(field, values, options.patch_size,
                                   reduce=options.reduce, guess=guess)
-  return output, field
+  return keep_fixed(output, fixed), field
+
+
+def keep_fixed(video: jax.Array, fixed: jax.Array | None) -> jax.Array:
+  """`video` with the non-NaN voxels of `fixed` ([T, H, W, C]) put back."""
+  if fixed is None:
+    return video
+  return jnp.where(jnp.isnan(fixed), video, fixed)
 
 
 def run_iterations(iteration, iteration_key, queries, keys, values, field,
-                   options: StepOptions,
-                   indexes=None) -> tuple[jax.Array, jax.Array]:
+                   options: StepOptions, indexes=None, key_valid=None,
+                   fixed=None) -> tuple[jax.Array, jax.Array]:
   """The J iterations of a level, with the keys rule.
 
   Args:
@@ -228,6 +254,8 @@ def run_iterations(iteration, iteration_key, queries, keys, values, field,
     field: the starting field (batched if `iteration` is).
     options: static options.
     indexes: `key_indexes(keys, values, options)`.
+    key_valid: as in `search_and_fold` (shared by a batch).
+    fixed: as in `search_and_fold` (shared by a batch).
 
   Returns:
     (output, field) after the last iteration.
@@ -239,7 +267,8 @@ def run_iterations(iteration, iteration_key, queries, keys, values, field,
     iteration_keys = values if options.keys_rule == 'vgpnn' and i else keys
     index = None if indexes is None else indexes[min(i, 1)]
     output, field = iteration(iteration_key(i), output, iteration_keys,
-                              values, field, jnp.int32(i), index)
+                              values, field, jnp.int32(i), index, key_valid,
+                              fixed)
   return output, field
 
 
@@ -257,29 +286,29 @@ def compiled_iteration(options: StepOptions, batched: bool = False):
       `queries` and `field` (keys and values are shared).
 
   Returns:
-    A jitted `fn(key, queries, keys, values, field, iteration, key_index)
-    -> (output, field)`.
+    A jitted `fn(key, queries, keys, values, field, iteration, key_index,
+    key_valid, fixed) -> (output, field)`.
   """
   check_options(options)
   fn = functools.partial(search_and_fold, options=options)
   if batched:
-    fn = jax.vmap(fn, in_axes=(0, 0, None, None, 0, None, None))
+    fn = jax.vmap(fn, in_axes=(0, 0, None, None, 0, None, None, None, None))
   return jax.jit(fn)
 
 
 @functools.lru_cache(maxsize=None)
 def compiled_start(options: StepOptions, batched: bool = False):
-  """The jitted `start_field`, `fn(key, queries, keys, key_index)`.
+  """The jitted `start_field`, `fn(key, queries, keys, key_index, key_valid)`.
 
   Vmapped over key and queries if batched.
   """
   check_options(options)
 
-  def fn(key, queries, keys, key_index):
-    return start_field(key, queries, keys, options, key_index)
+  def fn(key, queries, keys, key_index, key_valid):
+    return start_field(key, queries, keys, options, key_index, key_valid)
 
   if batched:
-    fn = jax.vmap(fn, in_axes=(0, 0, None, None))
+    fn = jax.vmap(fn, in_axes=(0, 0, None, None, None))
   return jax.jit(fn)
 
 
@@ -297,6 +326,8 @@ def level_step(
     search: str = 'exact',
     alpha: float | None = None,
     chunk_size: int = 1024,
+    key_valid: jax.typing.ArrayLike | None = None,
+    fixed: jax.typing.ArrayLike | None = None,
 ) -> tuple[jax.Array, jax.Array]:
   """One pyramid level: J iterations of nearest-patch replacement and fold.
 
@@ -314,6 +345,10 @@ def level_step(
     search: 'exact' or 'patchmatch'.
     alpha: completeness term for the exact search, or None.
     chunk_size: queries per chunk of the exact search.
+    key_valid: optional [nTk, nHk, nWk] bool: only the key patches where it
+      is True are chosen (e.g. those wholly outside an inpainting's hole).
+    fixed: optional [Tq, Hq, Wq, C]: NaN where the output is free, elsewhere
+      the value it keeps (exact in the output, put back after every fold).
 
   Returns:
     output: [Tq, Hq, Wq, C] the new video.
@@ -333,16 +368,29 @@ def level_step(
                                options.patch_size * 2)):
     raise ValueError(f'queries {queries.shape} and keys {keys.shape} must '
                      f'hold a {options.patch_size} patch')
+  key_grid = patches_lib.grid_shape(keys.shape[:3], options.patch_size)
+  if key_valid is not None:
+    key_valid = jnp.asarray(key_valid)
+    if key_valid.shape != key_grid or key_valid.dtype != jnp.bool_:
+      raise ValueError(f'key_valid must be a {key_grid} bool array, got '
+                       f'{key_valid.shape} {key_valid.dtype}')
+  if fixed is not None:
+    fixed = jnp.asarray(fixed, jnp.float32)
+    if fixed.shape != queries.shape:
+      raise ValueError(f'fixed must have the shape of the queries '
+                       f'{queries.shape}, got {fixed.shape}')
+    queries = keep_fixed(queries, fixed)
   start_key, key = jax.random.split(key)
   indexes = key_indexes(keys, values, options)
   field = init_field
   if field is None:
     field = compiled_start(options)(start_key, queries, keys,
-                                    None if indexes is None else indexes[0])
+                                    None if indexes is None else indexes[0],
+                                    key_valid)
   return run_iterations(compiled_iteration(options),
                         functools.partial(jax.random.fold_in, key), queries,
                         keys, values, jnp.asarray(field, jnp.int32), options,
-                        indexes)
+                        indexes, key_valid, fixed)
 
 
 def exact_cost(query_size: Sequence[int], key_size: Sequence[int],

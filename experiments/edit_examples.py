@@ -1,0 +1,130 @@
+"""The editing applications on real footage, side by side, to look at.
+
+Writes, under outputs/examples/ (ignored by git), for every example a video
+`<name>.mp4` (input | region or edit | result) and a still `<name>.png` of
+its middle frame, and prints the hole's coherence (`metrics.coherence` with
+the region as mask; lower is better) beside that of a plain variation.
+
+    python experiments/edit_examples.py [--only pedestrians_remove,...]
+
+Examples (from ../shared/data, see its README for sources and licences):
+  pedestrians_remove  a walking man removed (30 frames at 288x384)
+  speedway_remove     a car removed from the motorway
+  speedway_add        a car copied into the next lane (edit)
+  airballoons_move    a balloon moved (edit: pasted elsewhere, its old place
+                      covered with sky)
+  airballoons_image   one frame: a balloon removed from an image
+"""
+
+import argparse
+import pathlib
+import time
+
+import jax
+import numpy as np
+
+from vgpnn_jax import edit
+from vgpnn_jax import io
+from vgpnn_jax import metrics
+
+DATA = pathlib.Path(__file__).resolve().parents[2] / 'shared' / 'data'
+OUT = pathlib.Path(__file__).resolve().parents[1] / 'outputs' / 'examples'
+
+
+def _moving_box(shape, start, stop, size):
+  """[T, H, W] mask of a box whose centre moves linearly from start to stop."""
+  t, h, w = shape
+  mask = np.zeros(shape, bool)
+  for k in range(t):
+    f = k / max(t - 1, 1)
+    cy = start[0] + f * (stop[0] - start[0])
+    cx = start[1] + f * (stop[1] - start[1])
+    y0, x0 = int(cy - size[0] / 2), int(cx - size[1] / 2)
+    mask[k, max(y0, 0):y0 + size[0], max(x0, 0):x0 + size[1]] = True
+  return mask
+
+
+def _tint(video, mask):
+  tint = 0.6 * mask[..., None]
+  return video * (1 - tint) + np.array([1.0, 0.1, 0.1]) * tint
+
+
+def pedestrians_remove():
+  video, fps = io.read_video(DATA / 'pedestrians_vtest.avi', max_size=288,
+                             stop=30)
+  hole = _moving_box(video.shape[:3], (132, 132), (116, 200), (66, 34))
+  return 'inpaint', video, hole, None, fps
+
+
+def speedway_remove():
+  video, fps = io.read_video(DATA / 'speedway_cc0.mj2', start=20, stop=40)
+  hole = _moving_box(video.shape[:3], (116, 240), (84, 210), (30, 40))
+  return 'inpaint', video, hole, None, fps
+
+
+def speedway_add():
+  video, fps = io.read_video(DATA / 'speedway_cc0.mj2', start=20, stop=40)
+  edited = video.copy()
+  # The car's lane, shifted one lane to the right, pasted frame by frame.
+  edited[:, 70:130, 250:310] = video[:, 70:130, 200:260]
+  return 'edit', video, None, edited, fps
+
+
+def airballoons_move():
+  video, fps = io.read_video(DATA / 'airballoons', stop=6)
+  edited = video.copy()
+  # The balloon at the top left, pasted to the right; its place covered with
+  # the sky beside it.
+  edited[:, 5:45, 150:190] = video[:, 5:45, 20:60]
+  edited[:, 5:45, 20:60] = video[:, 5:45, 200:240]
+  return 'edit', video, None, edited, fps
+
+
+def airballoons_image():
+  video, fps = io.read_video(DATA / 'airballoons' / '1.png')
+  hole = np.zeros(video.shape[:3], bool)
+  hole[:, 38:68, 150:175] = True  # the balloon right of the centre
+  return 'inpaint', video, hole, None, fps
+
+
+EXAMPLES = {f.__name__: f for f in (pedestrians_remove, speedway_remove,
+                                    speedway_add, airballoons_move,
+                                    airballoons_image)}
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+  parser.add_argument('--only', default=','.join(EXAMPLES))
+  parser.add_argument('--out', default=str(OUT))
+  args = parser.parse_args()
+  out_dir = io.ensure_writable_dir(args.out)
+  for name in args.only.split(','):
+    kind, video, hole, edited, fps = EXAMPLES[name]()
+    start = time.perf_counter()
+    if kind == 'inpaint':
+      result = edit.inpaint(jax.random.key(0), video, hole)
+      panels = [video, _tint(video, hole)]
+      region = hole
+    else:
+      result = edit.edit(jax.random.key(0), video, edited)
+      panels = [video, edited]
+      region = np.any(np.abs(edited - video) > 0.1, axis=-1)
+    result = np.asarray(jax.device_get(result))
+    seconds = time.perf_counter() - start
+    grid = io.make_grid(panels + [result])
+    io.write_video(out_dir / f'{name}.mp4', grid, fps=fps)
+    io.write_video(out_dir / f'{name}.png', grid[grid.shape[0] // 2][None],
+                   fps=1)
+    key = jax.random.key(1)
+    score = lambda v, m: float(metrics.coherence(
+        v, video, mask=m, max_patches=4000, key=key,
+        patch_size=(min(3, video.shape[0]), 7, 7)))
+    line = (f'{name:20s} {video.shape[0]}x{video.shape[1]}x{video.shape[2]} '
+            f'{seconds:6.1f} s  region coherence {score(result, region):.5f}')
+    if kind == 'edit':
+      line += f' (raw edit {score(edited, region):.5f})'
+    print(line, flush=True)
+
+
+if __name__ == '__main__':
+  main()

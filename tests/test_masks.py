@@ -1,0 +1,108 @@
+"""Tests of masks through the pyramid, against NumPy references."""
+
+import numpy as np
+import pytest
+
+from vgpnn_jax import masks
+from vgpnn_jax import resampling
+
+
+def _tap_matrix(in_size, out_size):
+  """[out, in] True where the resize reads an input sample with a positive
+  weight (the kernel's main lobe)."""
+  indices, weights = resampling.resize_taps(in_size, out_size)
+  matrix = np.zeros((out_size, in_size))
+  for row in range(out_size):
+    for index, weight in zip(indices[row], weights[row]):
+      matrix[row, index] += max(weight, 0)
+  return matrix > 0
+
+
+def _reference_resize_mask(mask, size):
+  out = mask.astype(np.float64)
+  for axis, n in enumerate(size):
+    matrix = _tap_matrix(mask.shape[axis], n).astype(np.float64)
+    out = np.moveaxis(np.tensordot(matrix, np.moveaxis(out, axis, 0), 1), 0,
+                      axis)
+  return out > 0
+
+
+@pytest.mark.parametrize('size', [(5, 9, 11), (3, 6, 7), (8, 20, 13),
+                                  (6, 14, 17)])
+def test_resize_mask_matches_reference(size):
+  rng = np.random.default_rng(0)
+  mask = rng.random((6, 14, 17)) > 0.93
+  got = np.asarray(masks.resize_mask(mask, size))
+  np.testing.assert_array_equal(got, _reference_resize_mask(mask, size))
+
+
+def test_resize_mask_keeps_size_exactly_and_never_loses_a_hole():
+  rng = np.random.default_rng(1)
+  mask = rng.random((6, 14, 17)) > 0.9
+  np.testing.assert_array_equal(
+      np.asarray(masks.resize_mask(mask, mask.shape)), mask)
+  for t, y, x in [(0, 0, 0), (5, 13, 16), (3, 7, 8)]:
+    one = np.zeros((6, 14, 17), bool)
+    one[t, y, x] = True
+    for size in [(3, 5, 6), (2, 3, 3), (1, 2, 2)]:
+      assert np.asarray(masks.resize_mask(one, size)).any()
+
+
+def test_valid_patches_matches_brute_force():
+  rng = np.random.default_rng(2)
+  mask = rng.random((5, 12, 13)) > 0.95
+  patch = (3, 4, 5)
+  got = np.asarray(masks.valid_patches(mask, patch))
+  grid = tuple(n - p + 1 for n, p in zip(mask.shape, patch))
+  want = np.zeros(grid, bool)
+  for t, y, x in np.ndindex(*grid):
+    want[t, y, x] = not mask[t:t + 3, y:y + 4, x:x + 5].any()
+  np.testing.assert_array_equal(got, want)
+
+
+def test_valid_patches_rejects_a_mask_smaller_than_the_patch():
+  with pytest.raises(ValueError, match='patch'):
+    masks.valid_patches(np.zeros((2, 9, 9), bool), (3, 3, 3))
+
+
+def test_fill_hole_keeps_known_voxels_and_stays_in_their_range():
+  rng = np.random.default_rng(3)
+  video = rng.random((6, 16, 20, 3)).astype(np.float32) * 0.5 + 0.25
+  mask = np.zeros(video.shape[:3], bool)
+  mask[1:5, 4:12, 5:15] = True
+  filled = np.asarray(masks.fill_hole(video, mask))
+  np.testing.assert_array_equal(filled[~mask], video[~mask])
+  assert filled[mask].min() >= video[~mask].min()
+  assert filled[mask].max() <= video[~mask].max()
+  constant = np.full_like(video, 0.3)
+  np.testing.assert_allclose(np.asarray(masks.fill_hole(constant, mask)), 0.3,
+                             rtol=1e-6)
+
+
+def test_fill_hole_continues_the_colours_around_the_hole():
+  video = np.zeros((4, 16, 32, 3), np.float32)
+  video[:, :, 16:] = 1.0  # left black, right white
+  mask = np.zeros(video.shape[:3], bool)
+  mask[:, 4:12, 10:22] = True
+  filled = np.asarray(masks.fill_hole(video, mask))
+  assert filled[:, 4:12, 10:12].mean() < 0.25
+  assert filled[:, 4:12, 20:22].mean() > 0.75
+
+
+def test_fill_hole_checks_shapes():
+  with pytest.raises(ValueError, match='mask'):
+    masks.fill_hole(np.zeros((2, 4, 4, 3)), np.zeros((2, 4, 5), bool))
+
+
+def test_bounding_box_grows_clips_and_keeps_a_minimum():
+  mask = np.zeros((10, 20, 30), bool)
+  mask[4, 8:10, 0:3] = True
+  origin, size = masks.bounding_box(mask, (1, 2, 2), (3, 5, 5))
+  assert origin == (3, 6, 0) and size == (3, 6, 5)
+  # A box smaller than the minimum is grown around it, inside the mask.
+  origin, size = masks.bounding_box(mask, (0, 0, 0), (5, 7, 7))
+  assert size == (5, 7, 7)
+  assert origin[0] <= 4 < origin[0] + 5 and origin[2] == 0
+  origin, size = masks.bounding_box(np.ones((3, 4, 5), bool), (2, 2, 2),
+                                    (1, 1, 1))
+  assert origin == (0, 0, 0) and size == (3, 4, 5)

@@ -1,0 +1,247 @@
+"""Editing one video from itself: remove, add or move someone, collages.
+
+Every application is a generation with a `generation.Guide` (DESIGN.md §1-2):
+
+* `inpaint`: the hole (a mask) is refilled from patches wholly outside it;
+  the output is the input, exactly, outside the hole. Its start is the hole
+  filled smoothly from its border (`masks.fill_hole`), or the colours a user
+  painted there (a colour cue, `cue_mask`).
+* `edit`: a user's rough edit (a person pasted twice, moved, a region copied
+  from another frame) is the start of a few levels; the patches come from the
+  original (or from another video: a new background), so the result keeps
+  the edit's layout with its seams gone. With a mask only the masked region
+  may change.
+
+    hole = np.zeros(video.shape[:3], bool); hole[:, 40:90, 100:140] = True
+    out = edit.inpaint(jax.random.key(0), video, hole)     # [T, H, W, 3]
+    outs = edit.edit(jax.random.split(key, 4), video, pasted)  # [4, T, H, W, 3]
+
+Each takes one key (one output) or `[N]` keys (N outputs, one vmapped run).
+"""
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from vgpnn_jax import errors
+from vgpnn_jax import generation
+from vgpnn_jax import masks as masks_lib
+
+# Inpainting: 8 levels from the smooth fill, no noise. On 12-frame clips at
+# 144 px (experiments/inpaint_settings.py, results/inpaint_settings.md) 8
+# levels left the hole half as incoherent as 5 (0.00057 against 0.00127 on
+# pedestrians), 10 or all levels no better; noise or a grey start no better.
+INPAINT_DEFAULTS = dict(max_levels=8, noise_std=0.0, alpha=None)
+# Editing: the edit enters 5 levels up (0.52 of the size at factor 0.85):
+# coarse enough to remake seams, fine enough to keep a pasted person.
+EDIT_DEFAULTS = dict(max_levels=5, noise_std=0.0, alpha=None)
+
+# A painted cue differs from the input by more than this in some channel
+# (video compression alone moves 8-bit values by a few steps).
+CUE_TOLERANCE = 0.1
+
+
+def _check_video(video: Any, name: str) -> jax.Array:
+  video = jnp.asarray(video)
+  if video.ndim != 4 or not jnp.issubdtype(video.dtype, jnp.floating):
+    raise errors.InputError(
+        f'the {name} must be a float video [frames, height, width, channels] '
+        f'in [0, 1], got shape {video.shape} dtype {video.dtype}')
+  return video.astype(jnp.float32)
+
+
+def _check_mask(mask: Any, size: tuple[int, ...], name: str = 'mask'):
+  """A [T, H, W] bool mask of `size` with something in it and something out."""
+  mask = jnp.asarray(mask)
+  if mask.shape != tuple(size):
+    raise errors.InputError(
+        f'the {name} has shape {mask.shape}, the video {tuple(size)} '
+        f'(frames, height, width); give a mask of the video\'s size (or '
+        f'read both with the same --max-size and --frames)')
+  mask = mask.astype(jnp.bool_)
+  if not isinstance(mask, jax.core.Tracer):
+    if not bool(jnp.any(mask)):
+      raise errors.InputError(
+          f'the {name} is empty: nothing to fill or edit; mark the region '
+          f'with nonzero (white) voxels')
+    if bool(jnp.all(mask)):
+      raise errors.InputError(
+          f'the {name} covers the whole video: no patch is left to fill it '
+          f'from; mark only the region to change')
+  return mask
+
+
+def _config(config, defaults, overrides) -> generation.Config:
+  """`config` (or the library's) with an application's defaults, then the
+  caller's overrides."""
+  config = generation.make_config(config)
+  return generation.make_config(config, **{**defaults, **overrides})
+
+
+def _run(key, video, config, guide, progress):
+  """One output for one key, or [N] outputs for [N] keys."""
+  key = jnp.asarray(key)
+  raw = not jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)
+  if key.ndim == (2 if raw else 1):
+    return generation.generate_batch(key, video, config, progress=progress,
+                                     guide=guide)
+  return generation.generate(key, video, config, progress=progress,
+                             guide=guide)
+
+
+def cue_mask(painted: Any, video: Any,
+             tolerance: float = CUE_TOLERANCE) -> jax.Array:
+  """Where a painted copy of a video differs from it: the cue's hole.
+
+  Args:
+    painted: [T, H, W, C] the video with the hole painted over.
+    video: [T, H, W, C] the video.
+    tolerance: a voxel is painted where some channel differs by more.
+
+  Returns:
+    [T, H, W] bool.
+
+  Raises:
+    InputError: when the shapes differ or nothing was painted.
+  """
+  painted = _check_video(painted, 'cue')
+  video = _check_video(video, 'video')
+  if painted.shape != video.shape:
+    raise errors.InputError(
+        f'the cue has shape {painted.shape}, the video {video.shape}; paint '
+        f'over a copy of the video itself')
+  mask = jnp.any(jnp.abs(painted - video) > tolerance, axis=-1)
+  if not isinstance(mask, jax.core.Tracer) and not bool(jnp.any(mask)):
+    raise errors.InputError(
+        'the cue is identical to the video: nothing was painted; paint the '
+        'hole with the colours it should take (or give --mask)')
+  return mask
+
+
+def inpaint(key: jax.Array,
+            video: Any,
+            mask: Any,
+            config: generation.Config | None = None,
+            *,
+            cue: Any = None,
+            progress: generation.ProgressFn | None = None,
+            **overrides) -> jax.Array:
+  """Fills a hole from the rest of the video: removes someone.
+
+  Args:
+    key: a PRNG key, or [N] keys for N fills.
+    video: [T, H, W, C] float video in [0, 1].
+    mask: [T, H, W], nonzero in the hole.
+    config: a `generation.Config`; `INPAINT_DEFAULTS` and `**overrides` are
+      applied over it.
+    cue: optional [T, H, W, C] colours painted in the hole (only its values
+      in the hole are used): the fill follows them. By default the hole
+      starts filled smoothly from its border.
+    progress: as in `generation.generate`.
+    **overrides: `Config` fields.
+
+  Returns:
+    [T, H, W, C] (or [N, T, H, W, C]): equal to `video` outside the hole;
+    inside, content whose every patch (at every level) comes from patches
+    wholly outside the hole.
+
+  Raises:
+    InputError: a mask of another size, an empty or full mask, one that
+      leaves no patch outside it at the coarsest level.
+  """
+  video = _check_video(video, 'video')
+  mask = _check_mask(mask, video.shape[:3])
+  if cue is None:
+    start = masks_lib.fill_hole(video, mask)
+  else:
+    cue = _check_video(cue, 'cue')
+    if cue.shape != video.shape:
+      raise errors.InputError(
+          f'the cue has shape {cue.shape}, the video {video.shape}; paint '
+          f'over a copy of the video itself')
+    start = jnp.where(mask[..., None], cue, video)
+  guide = generation.Guide(start=start, free=mask, known=video,
+                           source_hole=mask)
+  config = _config(config, INPAINT_DEFAULTS, overrides)
+  return _run(key, video, config, guide, progress)
+
+
+def _values_video(original, values, with_original, num_frames, patch_frames):
+  """The video the patches come from, and the frames where a video begins."""
+  if values is None:
+    return original, ()
+  values = _check_video(values, 'values video')
+  if values.shape[1:] != original.shape[1:]:
+    raise errors.InputError(
+        f'the values video has frames of {values.shape[1]}x{values.shape[2]}'
+        f'x{values.shape[3]}, the edit {original.shape[1]}x'
+        f'{original.shape[2]}x{original.shape[3]}; resize it to the same '
+        f'frame size (e.g. the same --max-size on a video of the same aspect)')
+  if values.shape[0] == 1 and num_frames > 1:
+    # An image: a still background for every frame.
+    values = jnp.repeat(values, max(num_frames, patch_frames), axis=0)
+  if not with_original:
+    return values, ()
+  # Joined in time; no patch may straddle the cut between the two.
+  return jnp.concatenate([original, values]), (original.shape[0],)
+
+
+def edit(key: jax.Array,
+         original: Any,
+         edited: Any,
+         config: generation.Config | None = None,
+         *,
+         mask: Any = None,
+         values: Any = None,
+         with_original: bool = False,
+         progress: generation.ProgressFn | None = None,
+         **overrides) -> jax.Array:
+  """Makes a rough edit coherent: added, moved or copied content, collages.
+
+  The edit is the start of the coarsest of `max_levels` levels (the edit's
+  layout is kept above that scale, its seams are remade below), and every
+  patch comes from the original video, or from `values`.
+
+  Args:
+    key: a PRNG key, or [N] keys for N results.
+    original: [T, H, W, C] float video in [0, 1].
+    edited: [T, H, W, C] the user's edit of it.
+    config: a `generation.Config`; `EDIT_DEFAULTS` and `**overrides` are
+      applied over it (`max_levels` is the level the edit enters at).
+    mask: optional [T, H, W], nonzero where the output may change; elsewhere
+      it is `edited`, exactly.
+    values: optional [T2, H, W, C] video (or [1, H, W, C] image) whose
+      patches render the edit instead of the original's: a person pasted
+      onto this scene gets its background.
+    with_original: with `values`, take patches from both videos.
+    progress: as in `generation.generate`.
+    **overrides: `Config` fields.
+
+  Returns:
+    [T, H, W, C] (or [N, T, H, W, C]).
+
+  Raises:
+    InputError: an edit, mask or values video of another size, an empty or
+      full mask.
+  """
+  original = _check_video(original, 'original')
+  edited = _check_video(edited, 'edit')
+  if edited.shape != original.shape:
+    raise errors.InputError(
+        f'the edit has shape {edited.shape}, the original {original.shape}; '
+        f'edit a copy of the original at its size')
+  if mask is not None:
+    mask = _check_mask(mask, original.shape[:3])
+  config = _config(config, EDIT_DEFAULTS, overrides)
+  patch = config.patch_size or ((3, 7, 7) if original.shape[0] > 1 else
+                                (1, 7, 7))
+  source, cuts = _values_video(original, values, with_original,
+                              original.shape[0], patch[0])
+  scale = tuple(n / m for n, m in zip(edited.shape[:3], source.shape[:3]))
+  guide = generation.Guide(start=edited, free=mask,
+                           known=None if mask is None else edited,
+                           source_cuts=cuts)
+  config = config._replace(scale=scale)
+  return _run(key, source, config, guide, progress)

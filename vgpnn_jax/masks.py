@@ -1,0 +1,190 @@
+"""Masks through the pyramid: holes that never shrink, valid patches, fills.
+
+A mask is a `[T, H, W]` bool array; True marks the hole (the region to fill or
+edit). Resized to a pyramid level, a voxel is in the hole if **any** input
+voxel that the level's resize draws on (a tap of the antialiased Keys cubic
+kernel with a positive weight, `resampling.resize_taps`) is: a hole grows a
+little at the coarse levels and never vanishes there. The kernel's negative
+side lobes are left out: they hold at most 7% of its weight, and counting
+them doubled the growth, which at the coarse levels left an inpainting too
+few patches outside the hole to fill it with (its fill turned flat grey).
+
+    level_hole = masks.resize_mask(hole, (t, h, w))
+    valid = masks.valid_patches(level_hole, (3, 7, 7))   # patches outside it
+    start = masks.fill_hole(video, hole)                 # a smooth first guess
+
+Everything is jittable; shapes are static.
+"""
+
+import functools
+from typing import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from vgpnn_jax import resampling
+
+
+def _resize_mask_axis(mask: jax.Array, axis: int, out_size: int) -> jax.Array:
+  indices, weights = resampling.resize_taps(mask.shape[axis], out_size)
+  mask = jnp.moveaxis(mask, axis, 0)
+  expand = (slice(None),) + (None,) * (mask.ndim - 1)
+  out = jnp.zeros((out_size,) + mask.shape[1:], jnp.bool_)
+  # A tap draws on its input voxel where its weight is positive: the
+  # kernel's main lobe (its zero crossings land on samples when the size is
+  # kept). The negative side lobes, which hold at most 7% of the weight,
+  # would widen the hole by as much again.
+  for tap in range(indices.shape[1]):
+    used = jnp.asarray(weights[:, tap] > 0)[expand]
+    out = out | (jnp.take(mask, jnp.asarray(indices[:, tap]), axis=0) & used)
+  return jnp.moveaxis(out, 0, axis)
+
+
+@functools.partial(jax.jit, static_argnames='size')
+def _resize_mask(mask: jax.Array, size: tuple[int, int, int]) -> jax.Array:
+  for axis in range(3):
+    if size[axis] != mask.shape[axis]:
+      mask = _resize_mask_axis(mask, axis, size[axis])
+  return mask
+
+
+def resize_mask(mask: jax.typing.ArrayLike, size: Sequence[int]) -> jax.Array:
+  """The hole as seen by a video resized to `size` (any voxel drawn on).
+
+  Args:
+    mask: [T, H, W] bool (nonzero = hole).
+    size: (T', H', W').
+
+  Returns:
+    [T', H', W'] bool: True where `resampling.resize` of a video to `size`
+    reads any voxel of the hole with a positive weight.
+  """
+  mask = jnp.asarray(mask)
+  if mask.ndim != 3:
+    raise ValueError(f'expected a [T, H, W] mask, got shape {mask.shape}')
+  size = tuple(int(s) for s in size)
+  if len(size) != 3 or min(size) < 1:
+    raise ValueError(f'size must be 3 positive ints, got {size}')
+  return _resize_mask(mask.astype(jnp.bool_), size)
+
+
+@functools.partial(jax.jit, static_argnames='patch_size')
+def _valid_patches(mask, patch_size):
+  covered = jax.lax.reduce_window(mask.astype(jnp.float32), -jnp.inf,
+                                  jax.lax.max, patch_size, (1, 1, 1), 'VALID')
+  return covered <= 0
+
+
+def valid_patches(mask: jax.typing.ArrayLike,
+                  patch_size: Sequence[int]) -> jax.Array:
+  """Which patches lie wholly outside the hole.
+
+  Args:
+    mask: [T, H, W] bool, True in the hole.
+    patch_size: (pt, ph, pw), at most the mask's size.
+
+  Returns:
+    [T-pt+1, H-ph+1, W-pw+1] bool, indexed by patch corner: True where no
+    voxel of the patch is in the hole.
+  """
+  mask = jnp.asarray(mask)
+  patch_size = tuple(int(p) for p in patch_size)
+  if mask.ndim != 3 or any(n < p for n, p in zip(mask.shape, patch_size)):
+    raise ValueError(f'expected a [T, H, W] mask holding a {patch_size} '
+                     f'patch, got shape {mask.shape}')
+  return _valid_patches(mask.astype(jnp.bool_), patch_size)
+
+
+def _halve(x: jax.Array, axis: int) -> jax.Array:
+  """Sums pairs of samples along `axis` (the last one alone if odd)."""
+  x = jnp.moveaxis(x, axis, 0)
+  if x.shape[0] % 2:
+    x = jnp.concatenate([x, jnp.zeros_like(x[:1])])
+  x = x[0::2] + x[1::2]
+  return jnp.moveaxis(x, 0, axis)
+
+
+def _double(x: jax.Array, axis: int, size: int) -> jax.Array:
+  return jnp.moveaxis(jnp.repeat(jnp.moveaxis(x, axis, 0), 2, axis=0)[:size],
+                      0, axis)
+
+
+@jax.jit
+def _fill_hole(video, mask):
+  known = (~mask).astype(video.dtype)[..., None]
+  totals, weights = [video * known], [known]
+  # Push: halve every axis longer than one sample, summing values and
+  # weights, until one sample is left on every axis.
+  while max(totals[-1].shape[:3]) > 1:
+    total, weight = totals[-1], weights[-1]
+    for axis in range(3):
+      if total.shape[axis] > 1:
+        total, weight = _halve(total, axis), _halve(weight, axis)
+    totals.append(total)
+    weights.append(weight)
+  # Pull: from the coarsest average down, each level's holes take the
+  # coarser level's value.
+  filled = totals[-1] / jnp.maximum(weights[-1], 1e-12)
+  for total, weight in zip(totals[-2::-1], weights[-2::-1]):
+    coarse = filled
+    for axis in range(3):
+      if coarse.shape[axis] != total.shape[axis]:
+        coarse = _double(coarse, axis, total.shape[axis])
+    mean = total / jnp.maximum(weight, 1e-12)
+    filled = jnp.where(weight > 0, mean, coarse)
+  return jnp.where(mask[..., None], filled, video)
+
+
+def fill_hole(video: jax.typing.ArrayLike,
+              mask: jax.typing.ArrayLike) -> jax.Array:
+  """The hole filled from its surroundings, smoothly (push-pull).
+
+  Known voxels are averaged over blocks of 2x2x2, 4x4x4, ... (the hole
+  weighing nothing), and every hole voxel takes the average of the finest
+  block around it that holds known voxels: a blurred continuation of the
+  colours around the hole, used as the first guess of an inpainting.
+
+  Args:
+    video: [T, H, W, C] float.
+    mask: [T, H, W] bool, True in the hole.
+
+  Returns:
+    [T, H, W, C]: `video` outside the hole (exactly), the fill inside. A mask
+    that covers everything gives zeros.
+  """
+  video = jnp.asarray(video)
+  mask = jnp.asarray(mask)
+  if video.ndim != 4 or mask.shape != video.shape[:3]:
+    raise ValueError(f'expected a [T, H, W, C] video and a [T, H, W] mask, '
+                     f'got {video.shape} and {mask.shape}')
+  return _fill_hole(video.astype(jnp.float32), mask.astype(jnp.bool_))
+
+
+def bounding_box(mask: np.ndarray, margin: Sequence[int],
+                 minimum: Sequence[int]) -> tuple[tuple[int, ...], ...]:
+  """The box around a concrete mask, grown by `margin`, at least `minimum`.
+
+  Args:
+    mask: [T, H, W] bool NumPy array with at least one True.
+    margin: (mt, mh, mw) voxels added on both sides (clipped to the mask).
+    minimum: (nt, nh, nw) the smallest box size per axis (at most the mask's
+      size), grown around the centre.
+
+  Returns:
+    (origin, size), each (t, h, w).
+  """
+  origin, size = [], []
+  for axis in range(3):
+    other = tuple(a for a in range(3) if a != axis)
+    used = np.flatnonzero(np.any(mask, axis=other))
+    extent = mask.shape[axis]
+    lo = max(int(used[0]) - margin[axis], 0)
+    hi = min(int(used[-1]) + 1 + margin[axis], extent)
+    short = minimum[axis] - (hi - lo)
+    if short > 0:
+      lo = max(0, min(lo - short // 2, extent - minimum[axis]))
+      hi = lo + minimum[axis]
+    origin.append(lo)
+    size.append(hi - lo)
+  return tuple(origin), tuple(size)
