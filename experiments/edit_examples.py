@@ -6,6 +6,7 @@ its middle frame, and prints the hole's coherence (`metrics.coherence` with
 the region as mask; lower is better) beside that of a plain variation.
 
     python experiments/edit_examples.py [--only pedestrians_remove,...]
+        [--stills experiments/results/stills]   # small JPEGs for the README
 
 Examples (from ../shared/data, see its README for sources and licences):
   pedestrians_remove  a walking man removed (30 frames at 288x384)
@@ -14,6 +15,7 @@ Examples (from ../shared/data, see its README for sources and licences):
   airballoons_move    a balloon moved (edit: pasted elsewhere, its old place
                       covered with sky)
   airballoons_image   one frame: a balloon removed from an image
+  pedestrians_image   one frame: the tripod removed from an image
 """
 
 import argparse
@@ -76,26 +78,50 @@ def airballoons_move():
   # The balloon at the top left, pasted to the right; its place covered with
   # the sky beside it.
   edited[:, 5:45, 150:190] = video[:, 5:45, 20:60]
-  edited[:, 5:45, 20:60] = video[:, 5:45, 200:240]
+  edited[:, 5:45, 20:60] = video[:, 5:45, 100:140]
   return 'edit', video, None, edited, fps
 
 
 def airballoons_image():
   video, fps = io.read_video(DATA / 'airballoons' / '1.png')
   hole = np.zeros(video.shape[:3], bool)
-  hole[:, 38:68, 150:175] = True  # the balloon right of the centre
+  hole[:, 18:42, 190:216] = True  # the striped balloon at the top right
   return 'inpaint', video, hole, None, fps
+
+
+def _write_small_jpeg(path, still, width=720):
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  image = Image.fromarray(np.round(np.clip(still, 0, 1) * 255).astype(
+      np.uint8))
+  if image.width > width:
+    image = image.resize((width, round(image.height * width / image.width)),
+                         Image.Resampling.LANCZOS)
+  path.parent.mkdir(parents=True, exist_ok=True)
+  image.save(path, quality=85)
+
+
+def pedestrians_image():
+  video, _ = io.read_video(DATA / 'pedestrians_vtest.avi', max_size=288,
+                           stop=1)
+  hole = np.zeros(video.shape[:3], bool)
+  hole[:, 165:242, 226:268] = True  # the tripod on the grass
+  return 'inpaint', video, hole, None, 1.0
 
 
 EXAMPLES = {f.__name__: f for f in (pedestrians_remove, speedway_remove,
                                     speedway_add, airballoons_move,
-                                    airballoons_image)}
+                                    airballoons_image, pedestrians_image)}
+# airballoons may not be redistributed (../shared/data/README.md): its
+# stills stay under outputs/, never in the repository.
+NO_STILLS = ('airballoons_move', 'airballoons_image')
 
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
   parser.add_argument('--only', default=','.join(EXAMPLES))
   parser.add_argument('--out', default=str(OUT))
+  parser.add_argument('--stills', default=None,
+                      help='also write a small JPEG of each still here')
   args = parser.parse_args()
   out_dir = io.ensure_writable_dir(args.out)
   for name in args.only.split(','):
@@ -113,8 +139,10 @@ def main():
     seconds = time.perf_counter() - start
     grid = io.make_grid(panels + [result])
     io.write_video(out_dir / f'{name}.mp4', grid, fps=fps)
-    io.write_video(out_dir / f'{name}.png', grid[grid.shape[0] // 2][None],
-                   fps=1)
+    still = grid[grid.shape[0] // 2]
+    io.write_video(out_dir / f'{name}.png', still[None], fps=1)
+    if args.stills and name not in NO_STILLS:
+      _write_small_jpeg(pathlib.Path(args.stills) / f'{name}.jpg', still)
     key = jax.random.key(1)
     score = lambda v, m: float(metrics.coherence(
         v, video, mask=m, max_patches=4000, key=key,

@@ -150,4 +150,25 @@ def test_help_states_the_library_default_level(capsys, command, defaults):
   with pytest.raises(SystemExit):
     cli.main([command, '--help'])
   text = ' '.join(capsys.readouterr().out.split())
-  assert f'(default: {getattr(edit, defaults)["max_levels"]})' in text
+  levels = getattr(edit, defaults)['max_levels']
+  assert f'(default: {levels or "all"}' in text
+
+
+def test_an_image_input_writes_pngs(tmp_path):
+  image = _video()[:1]
+  path = tmp_path / 'image.png'
+  io.write_video(path, image, fps=1)
+  fast = ['--search', 'exact', '--patch', '1,5,5', '--iters', '1', '--quiet']
+  assert cli.main(['generate', str(path), '--out', str(tmp_path / 'gen'),
+                   '--num', '2', '--levels', '2'] + fast) == 0
+  assert sorted(p.name for p in (tmp_path / 'gen').iterdir()) == [
+      'grid.png', 'variation_000.png', 'variation_001.png']
+  assert cli.main(['inpaint', str(path), '--out', str(tmp_path / 'fill'),
+                   '--box', '0:1,8:16,10:20', '--level', '2'] + fast) == 0
+  fill, _ = io.read_video(tmp_path / 'fill' / 'inpaint_000.png')
+  assert fill.shape == (1, 24, 32, 3)
+  outside = np.ones((24, 32), bool)
+  outside[8:16, 10:20] = False
+  # PNG is lossless: outside the box the image is the input's 8-bit values.
+  original, _ = io.read_video(path)
+  np.testing.assert_array_equal(fill[0][outside], original[0][outside])

@@ -251,3 +251,21 @@ def test_edit_refuses_mismatched_inputs():
   with pytest.raises(errors.InputError, match='empty'):
     edit.edit(jax.random.key(0), original, original,
               mask=np.zeros(original.shape[:3], bool), **_FAST)
+
+
+def test_inpaint_leaves_out_levels_too_coarse_for_the_hole():
+  video = _texture((6, 48, 64), seed=2)
+  hole = _hole(video.shape[:3], (0, 6), (10, 38), (14, 50))
+  options = dict(patch_size=(3, 5, 5), num_iters=1, search='exact')
+  planned = edit.generation.plan_levels(
+      video.shape[:3], edit.generation.make_config(**options))
+  used = []
+  out = np.asarray(edit.inpaint(
+      jax.random.key(0), video, hole,
+      progress=lambda done, num, level, output: used.append(num), **options))
+  assert 1 < used[0] < len(planned), (used[0], len(planned))
+  np.testing.assert_array_equal(out[~hole], video[~hole])
+  # Asked for every level, the coarsest has no patch outside the hole.
+  with pytest.raises(errors.InputError, match='no .* patch'):
+    edit.inpaint(jax.random.key(0), video, hole, max_levels=len(planned),
+                 **options)

@@ -181,3 +181,22 @@ class PlanTest(absltest.TestCase):
 
 if __name__ == '__main__':
   absltest.main()
+
+
+def test_a_single_image_gets_the_image_methods_defaults():
+  config = generation.default_config(1)
+  assert config.patch_size == (1, 7, 7) and config.space_factor == 0.75
+  assert (config.max_levels, config.noise_std, config.num_iters,
+          config.reduce, config.keys_rule) == (9, 0.75, 10, 'mean', 'gpnn')
+  assert config.alpha is None
+  assert generation.default_config(1, (1, 1, 0.6)).alpha == (
+      generation.IMAGE_RETARGET_ALPHA)
+  assert generation.default_config(5) == generation.Config()
+  rng = np.random.default_rng(0)
+  image = rng.random((1, 20, 24, 3)).astype(np.float32)
+  key = jax.random.key(0)
+  out = generation.generate(key, image, search='exact')
+  np.testing.assert_array_equal(
+      out, generation.generate(key, image, config._replace(search='exact')))
+  assert not np.array_equal(
+      out, generation.generate(key, image, generation.Config(search='exact')))

@@ -13,6 +13,7 @@ from absl.testing import parameterized
 
 import vgpnn_jax
 from vgpnn_jax import errors
+from vgpnn_jax import generation
 from vgpnn_jax import memory
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -83,7 +84,10 @@ def _finish(child, errors_file):
 
 
 def _plan(size, **overrides):
-  config = vgpnn_jax.make_config(**overrides)
+  # As `generate` does: a one-frame input gets the image defaults.
+  config = vgpnn_jax.make_config(
+      generation.default_config(size[0], overrides.get('scale', (1, 1, 1))),
+      **overrides)
   return vgpnn_jax.plan_levels(size, config, 3), config
 
 

@@ -88,7 +88,7 @@ def _add_input_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_edit_options(parser: argparse.ArgumentParser, what: str,
-                      levels: int) -> None:
+                      levels: str) -> None:
   """The options `inpaint` and `edit` share."""
   parser.add_argument('--out', default=str(DEFAULT_OUT), metavar='DIR',
                       help='output folder (default: %(default)s)')
@@ -132,7 +132,10 @@ def _build_parser() -> argparse.ArgumentParser:
       description='Generate variations (new arrangements with the same look '
       'and motion) of a video, a frame folder or an image; with --scale, '
       'retarget it to another size or length. Writes DIR/variation_000.mp4, '
-      '... and DIR/grid.mp4 (the input beside the outputs).')
+      '... and DIR/grid.mp4 (the input beside the outputs). A single image '
+      'gets the image method\'s settings (7x7 patches, factor 0.75, 9 '
+      'levels, noise 0.75, 10 iterations, mean fold) and writes PNGs and a '
+      'contact sheet, grid.png.')
   gen.add_argument(
       'input', nargs='?', default=str(SAMPLE_VIDEO),
       help='video file (.mp4 .avi .mkv .mov .webm .mj2 .gif), folder of '
@@ -209,7 +212,9 @@ def _build_parser() -> argparse.ArgumentParser:
       '--cue', default=None, metavar='PAINTED',
       help='a copy of the input with the region painted in the colours it '
       'should take (blue where sky should be): the fill follows the colours')
-  _add_edit_options(inp, 'fills', 8)  # edit.INPAINT_DEFAULTS (jax-free here)
+  _add_edit_options(  # edit.INPAINT_DEFAULTS (this module imports no jax)
+      inp, 'fills', 'all, down to 15 px, less where the region leaves too '
+      'few patches outside it')
 
   ed = commands.add_parser(
       'edit', help='make a rough edit coherent: add, move or copy someone',
@@ -229,7 +234,7 @@ def _build_parser() -> argparse.ArgumentParser:
       'size) instead of the original: a new background')
   ed.add_argument('--with-original', action='store_true',
                   help='with --values, take patches from both')
-  _add_edit_options(ed, 'results', 5)  # edit.EDIT_DEFAULTS
+  _add_edit_options(ed, 'results', '5')  # edit.EDIT_DEFAULTS
 
   ev = commands.add_parser(
       'evaluate', help='quality numbers of outputs against their input',
@@ -283,13 +288,17 @@ def _run_generate(args: argparse.Namespace) -> None:
       overrides[name] = value
   overrides.update(alpha_overrides(args.alpha))
   try:
-    config = generation.make_config(**overrides)
+    generation.make_config(**overrides)  # bad options before reading
   except ValueError as e:
     raise errors.InputError(str(e)) from e
   start = time.perf_counter()
   first, stop, step = args.frames
   video, fps = io.read_video(args.input, max_size=args.max_size, start=first,
                              stop=stop, step=step)
+  # A one-frame input gets the image method's defaults.
+  config = generation.make_config(
+      generation.default_config(video.shape[0], args.scale or (1, 1, 1)),
+      **overrides)
   levels = generation.plan_levels(video.shape[:3], config)
   # Refuse up front, with a smaller request to try, what cannot fit.
   memory.check_fits(levels, video.shape[3], args.num,
@@ -304,17 +313,8 @@ def _run_generate(args: argparse.Namespace) -> None:
       keys, video, config, progress=generation.Timer(say))
   outputs = np.asarray(jax.device_get(outputs))
   gen_seconds = time.perf_counter() - start
-  written = []
-  for index, output in enumerate(outputs):
-    path = out_dir / f'variation_{index:03d}.{args.format}'
-    io.write_video(path, output, fps=fps)
-    written.append(path)
-  grid_path = out_dir / f'grid.{args.format}'
-  io.write_video(grid_path, io.make_grid([video] + list(outputs)), fps=fps)
-  print(f'wrote {len(written)} variation(s) and {grid_path.name} to '
-        f'{out_dir}/ in {time.perf_counter() - start:.1f} s '
-        f'(generation {gen_seconds:.1f} s); open {grid_path} to see the '
-        f'input beside the outputs')
+  _write_results(out_dir, 'variation', outputs, [video], fps, args.format,
+                 start, gen_seconds, 'the input beside the outputs')
 
 
 def _read(path: str, args: argparse.Namespace):
@@ -403,7 +403,8 @@ def _run_edit(args: argparse.Namespace) -> None:
               np.where(mask[..., None], cue, video)]
     run = lambda keys, progress: edit.inpaint(
         keys, video, mask, cue=cue, progress=progress, **overrides)
-    config = edit._config(None, edit.INPAINT_DEFAULTS, overrides)  # pylint: disable=protected-access
+    config = edit.application_config(None, edit.INPAINT_DEFAULTS, overrides,
+                          video.shape[0])
     plan_video, what = video, 'fill(s)'
   else:
     if args.with_original and args.values is None:
@@ -424,7 +425,8 @@ def _run_edit(args: argparse.Namespace) -> None:
     run = lambda keys, progress: edit.edit(
         keys, video, edited, mask=mask, values=values,
         with_original=args.with_original, progress=progress, **overrides)
-    config = edit._config(None, edit.EDIT_DEFAULTS, overrides)  # pylint: disable=protected-access
+    config = edit.application_config(None, edit.EDIT_DEFAULTS, overrides,
+                          video.shape[0])
     plan_video = video if values is None else values
     what = 'result(s)'
   levels = generation.plan_levels(plan_video.shape[:3], config,
@@ -442,13 +444,14 @@ def _run_edit(args: argparse.Namespace) -> None:
   _write_results(out_dir, args.command, outputs, panels, fps, args.format,
                  start, gen_seconds, 'the input and region beside the '
                  'outputs' if args.command == 'inpaint' else
-                 'the original and edit beside the outputs')
+                 'the original and edit beside the outputs', 'output')
 
 
 def _write_results(out_dir, name, outputs, panels, fps, fmt, start,
-                   gen_seconds, grid_shows):
+                   gen_seconds, grid_shows, noun=None):
   """Writes DIR/<name>_NNN.<fmt> (PNG for images) and DIR/grid.<fmt>."""
   from vgpnn_jax import io  # pylint: disable=g-import-not-at-top
+  noun = noun or name
   if outputs.shape[1] == 1:
     fmt = 'png'
   paths = []
@@ -459,7 +462,7 @@ def _write_results(out_dir, name, outputs, panels, fps, fmt, start,
   grid_path = out_dir / f'grid.{fmt}'
   io.write_video(grid_path, io.make_grid(list(panels) + list(outputs)),
                  fps=fps)
-  print(f'wrote {len(paths)} output(s) and {grid_path.name} to {out_dir}/ '
+  print(f'wrote {len(paths)} {noun}(s) and {grid_path.name} to {out_dir}/ '
         f'in {time.perf_counter() - start:.1f} s (generation '
         f'{gen_seconds:.1f} s); open {grid_path} to see {grid_shows}')
 

@@ -114,6 +114,38 @@ class Config(NamedTuple):
   chunk_size: int = 1024
 
 
+# GPNN's image method (DESIGN.md §2), the defaults for a one-frame input:
+# 7x7 patches, factor 0.75, 9 levels, noise 0.75 on [0, 1] images, J = 10 on
+# every level, mean fold, keys kept blurred.
+IMAGE_DEFAULTS = dict(patch_size=(1, 7, 7), space_factor=0.75, max_levels=9,
+                      noise_std=0.75, num_iters=10, coarsest_iters=10,
+                      reduce='mean', keys_rule='gpnn', alpha=None)
+# Image retargeting uses the completeness term (GPNN: alpha 1e-3 to 5e-3) on
+# every level.
+IMAGE_RETARGET_ALPHA = 5e-3
+
+
+def default_config(num_frames: int,
+                   scale: Sequence[float] = (1.0, 1.0, 1.0)) -> Config:
+  """The defaults for an input of `num_frames` frames and an output `scale`.
+
+  Videos get `Config()`; a single image (one frame) gets `IMAGE_DEFAULTS`,
+  with the completeness term on when it is retargeted.
+  """
+  if num_frames > 1:
+    return Config()
+  retarget = any(float(s) != 1.0 for s in scale)
+  return Config(**IMAGE_DEFAULTS)._replace(
+      alpha=IMAGE_RETARGET_ALPHA if retarget else None, alpha_levels=None)
+
+
+def _resolve_config(config: Config | None, video: jax.Array,
+                    overrides: dict) -> Config:
+  if config is None:
+    config = default_config(video.shape[0], overrides.get('scale', (1, 1, 1)))
+  return make_config(config, **overrides)
+
+
 class Level(NamedTuple):
   """The plan of one pyramid level.
 
@@ -728,7 +760,9 @@ def generate(key: jax.Array,
       give the same output.
     video: [T, H, W, C] float video in [0, 1] (T = 1 for an image).
     config: a `Config`; fields can also be given as keyword overrides, e.g.
-      `generate(key, video, noise_std=1.0, scale=(1, 1, 0.6))`.
+      `generate(key, video, noise_std=1.0, scale=(1, 1, 0.6))`. None: the
+      video defaults, or for a one-frame input the image method's
+      (`default_config`).
     progress: optional `fn(done, num_levels, level, output)` called after each
       level (with concrete arrays only: leave it None under jit or vmap).
     guide: optional `Guide`: a start, a region that may change, patches not
@@ -742,8 +776,9 @@ def generate(key: jax.Array,
     InputError: when the video is too small for the patch or the scale, or
       the guide does not fit it.
   """
-  config = make_config(config, **overrides)
-  return _run(key, _check_video(video), config, False, progress, guide)
+  video = _check_video(video)
+  config = _resolve_config(config, video, overrides)
+  return _run(key, video, config, False, progress, guide)
 
 
 def generate_batch(keys: jax.Array,
@@ -769,8 +804,8 @@ def generate_batch(keys: jax.Array,
   Returns:
     [N, T', H', W', C] float32 videos.
   """
-  config = make_config(config, **overrides)
   video = _check_video(video)
+  config = _resolve_config(config, video, overrides)
   if keys.shape[:1] == (1,):
     # One variation runs the unbatched programs, with no loops over the
     # batch to trace and compile: 13x144x256 level programs took 4 s less
