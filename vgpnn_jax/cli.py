@@ -404,7 +404,10 @@ def _run_edit(args: argparse.Namespace) -> None:
     run = lambda keys, progress: edit.inpaint(
         keys, video, mask, cue=cue, progress=progress, **overrides)
     config = edit.application_config(None, edit.INPAINT_DEFAULTS, overrides,
-                          video.shape[0])
+                                     video.shape[0])
+    if config.max_levels is None:  # as inpaint chooses them
+      config = config._replace(max_levels=edit.usable_levels(
+          np.asarray(mask, bool), video, config))
     plan_video, what = video, 'fill(s)'
   else:
     if args.with_original and args.values is None:
@@ -426,7 +429,7 @@ def _run_edit(args: argparse.Namespace) -> None:
         keys, video, edited, mask=mask, values=values,
         with_original=args.with_original, progress=progress, **overrides)
     config = edit.application_config(None, edit.EDIT_DEFAULTS, overrides,
-                          video.shape[0])
+                                     video.shape[0])
     plan_video = video if values is None else values
     what = 'result(s)'
   levels = generation.plan_levels(plan_video.shape[:3], config,

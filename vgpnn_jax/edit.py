@@ -176,13 +176,22 @@ def inpaint(key: jax.Array,
   config = application_config(config, INPAINT_DEFAULTS, overrides,
                               video.shape[0])
   if config.max_levels is None and not isinstance(mask, jax.core.Tracer):
-    config = config._replace(max_levels=_usable_levels(mask, video, config))
+    config = config._replace(max_levels=usable_levels(mask, video, config))
   return _run(key, video, config, guide, progress)
 
 
-def _usable_levels(mask: jax.Array, video: jax.Array,
+def usable_levels(mask: jax.Array, video: jax.Array,
                    config: generation.Config) -> int:
-  """The most levels whose coarsest keeps `MIN_VALID_FRACTION` valid keys."""
+  """The most levels whose coarsest keeps `MIN_VALID_FRACTION` valid keys.
+
+  Args:
+    mask: [T, H, W] bool hole (concrete).
+    video: [T, H, W, C] the video.
+    config: the inpainting's config (its `max_levels` is ignored).
+
+  Returns:
+    The `max_levels` `inpaint` uses when given None.
+  """
   levels = generation.plan_levels(video.shape[:3], config, video.shape[3])
   for count in range(len(levels), 1, -1):
     level = levels[count - 1]
