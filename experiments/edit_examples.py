@@ -16,6 +16,12 @@ Examples (from ../shared/data, see its README for sources and licences):
                       covered with sky)
   airballoons_image   one frame: a balloon removed from an image
   pedestrians_image   one frame: the tripod removed from an image
+  background_change   the walking man, cut out with a box, pasted onto the
+                      motorway (speedway stretched to the same frame size)
+                      and rendered with patches of both (values=, with
+                      _original); poor so far: with a box cut-out the
+                      man's own pavement comes along and he is partly
+                      eaten in later frames (a tight cut-out is needed)
 """
 
 import argparse
@@ -28,6 +34,7 @@ import numpy as np
 from vgpnn_jax import edit
 from vgpnn_jax import io
 from vgpnn_jax import metrics
+from vgpnn_jax import resampling
 
 DATA = pathlib.Path(__file__).resolve().parents[2] / 'shared' / 'data'
 OUT = pathlib.Path(__file__).resolve().parents[1] / 'outputs' / 'examples'
@@ -100,6 +107,29 @@ def _write_small_jpeg(path, still, width=720):
   image.save(path, quality=85)
 
 
+def background_change():
+  people, fps = io.read_video(DATA / 'pedestrians_vtest.avi', max_size=288,
+                              stop=20)
+  road, _ = io.read_video(DATA / 'speedway_cc0.mj2', start=20, stop=40)
+  # The motorway, stretched to the square's frame size (an edit's values
+  # must share its frame size).
+  road = np.asarray(resampling.resize(road, people.shape[:3]))
+  person = _moving_box(people.shape[:3], (132, 132), (122, 178), (66, 34))
+  # The man, cut out roughly with his box, pasted onto the motorway's verge.
+  edited = road.copy()
+  shift = (0, 150)
+  for t in range(people.shape[0]):
+    ys, xs = np.nonzero(person[t])
+    edited[t, ys + shift[0], xs + shift[1]] = people[t, ys, xs]
+  # The pasted box and a margin may change; patches from both videos.
+  region = np.zeros(people.shape[:3], bool)
+  for t in range(people.shape[0]):
+    ys, xs = np.nonzero(person[t])
+    region[t, max(ys.min() - 8, 0):ys.max() + 9,
+           max(xs.min() + shift[1] - 8, 0):xs.max() + shift[1] + 9] = True
+  return 'edit_values', (people, road), region, edited, fps
+
+
 def pedestrians_image():
   video, _ = io.read_video(DATA / 'pedestrians_vtest.avi', max_size=288,
                            stop=1)
@@ -110,7 +140,8 @@ def pedestrians_image():
 
 EXAMPLES = {f.__name__: f for f in (pedestrians_remove, speedway_remove,
                                     speedway_add, airballoons_move,
-                                    airballoons_image, pedestrians_image)}
+                                    airballoons_image, pedestrians_image,
+                                    background_change)}
 # airballoons may not be redistributed (../shared/data/README.md): its
 # stills stay under outputs/, never in the repository.
 NO_STILLS = ('airballoons_move', 'airballoons_image')
@@ -131,6 +162,14 @@ def main():
       result = edit.inpaint(jax.random.key(0), video, hole)
       panels = [video, _tint(video, hole)]
       region = hole
+    elif kind == 'edit_values':
+      # The person's video is the original; the scene's patches render the
+      # rest; only the pasted region (and a margin) may change.
+      people, video = video
+      result = edit.edit(jax.random.key(0), people, edited, mask=hole,
+                         values=video, with_original=True)
+      panels = [people, edited]
+      region = hole
     else:
       result = edit.edit(jax.random.key(0), video, edited)
       panels = [video, edited]
@@ -149,7 +188,7 @@ def main():
         patch_size=(min(3, video.shape[0]), 7, 7)))
     line = (f'{name:20s} {video.shape[0]}x{video.shape[1]}x{video.shape[2]} '
             f'{seconds:6.1f} s  region coherence {score(result, region):.5f}')
-    if kind == 'edit':
+    if kind != 'inpaint':
       line += f' (raw edit {score(edited, region):.5f})'
     print(line, flush=True)
 
