@@ -269,3 +269,14 @@ def test_inpaint_leaves_out_levels_too_coarse_for_the_hole():
   with pytest.raises(errors.InputError, match='no .* patch'):
     edit.inpaint(jax.random.key(0), video, hole, max_levels=len(planned),
                  **options)
+
+
+def test_no_patch_spans_the_cut_between_joined_videos():
+  # 8 frames, the second video from frame 4; 3-frame patches.
+  np.testing.assert_array_equal(
+      edit.generation._across_cuts((4,), 8, 8, 3),
+      [False, False, True, True, False, False])
+  # A level of 6 frames: frame k's centre (k + 0.5) * 8 / 6 decides its video.
+  np.testing.assert_array_equal(
+      edit.generation._across_cuts((4,), 8, 6, 3),
+      [False, True, True, False])
