@@ -61,7 +61,7 @@ def _tint(video, mask):
 def pedestrians_remove():
   video, fps = io.read_video(DATA / 'pedestrians_vtest.avi', max_size=288,
                              stop=30)
-  hole = _moving_box(video.shape[:3], (132, 132), (116, 200), (66, 34))
+  hole = _moving_box(video.shape[:3], (132, 132), (116, 198), (68, 42))
   return 'inpaint', video, hole, None, fps
 
 
