@@ -53,11 +53,6 @@ def _moving_box(shape, start, stop, size):
   return mask
 
 
-def _tint(video, mask):
-  tint = 0.6 * mask[..., None]
-  return video * (1 - tint) + np.array([1.0, 0.1, 0.1]) * tint
-
-
 def pedestrians_remove():
   video, fps = io.read_video(DATA / 'pedestrians_vtest.avi', max_size=288,
                              stop=30)
@@ -160,7 +155,7 @@ def main():
     start = time.perf_counter()
     if kind == 'inpaint':
       result = edit.inpaint(jax.random.key(0), video, hole)
-      panels = [video, _tint(video, hole)]
+      panels = [video, io.tint_region(video, hole)]
       region = hole
     elif kind == 'edit_values':
       # The person's video is the original; the scene's patches render the

@@ -359,14 +359,6 @@ def _inpaint_region(args: argparse.Namespace, video):
   return mask, cue
 
 
-def _overlay(video, mask):
-  """The video with the mask's region tinted red, for the grid."""
-  import numpy as np  # pylint: disable=g-import-not-at-top
-  red = np.array([1.0, 0.1, 0.1], np.float32)
-  tint = 0.6 * mask[..., None]
-  return video * (1 - tint) + red * tint
-
-
 def _run_edit(args: argparse.Namespace) -> None:
   import jax  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
@@ -399,7 +391,7 @@ def _run_edit(args: argparse.Namespace) -> None:
   if args.command == 'inpaint':
     video, fps = _read(args.input, args)
     mask, cue = _inpaint_region(args, video)
-    panels = [video, _overlay(video, mask) if cue is None else
+    panels = [video, io.tint_region(video, mask) if cue is None else
               np.where(mask[..., None], cue, video)]
     run = lambda keys, progress: edit.inpaint(
         keys, video, mask, cue=cue, progress=progress, **overrides)

@@ -100,6 +100,16 @@ def _run(key, video, config, guide, progress):
                              guide=guide)
 
 
+def _check_cue(cue: Any, video: jax.Array) -> jax.Array:
+  """A painted copy of `video`, as float32 (InputError if of another shape)."""
+  cue = _check_video(cue, 'cue')
+  if cue.shape != video.shape:
+    raise errors.InputError(
+        f'the cue has shape {cue.shape}, the video {video.shape}; paint '
+        f'over a copy of the video itself')
+  return cue
+
+
 def cue_mask(painted: Any, video: Any,
              tolerance: float = CUE_TOLERANCE) -> jax.Array:
   """Where a painted copy of a video differs from it: the cue's hole.
@@ -115,12 +125,8 @@ def cue_mask(painted: Any, video: Any,
   Raises:
     InputError: when the shapes differ or nothing was painted.
   """
-  painted = _check_video(painted, 'cue')
   video = _check_video(video, 'video')
-  if painted.shape != video.shape:
-    raise errors.InputError(
-        f'the cue has shape {painted.shape}, the video {video.shape}; paint '
-        f'over a copy of the video itself')
+  painted = _check_cue(painted, video)
   mask = jnp.any(jnp.abs(painted - video) > tolerance, axis=-1)
   if not isinstance(mask, jax.core.Tracer) and not bool(jnp.any(mask)):
     raise errors.InputError(
@@ -165,12 +171,7 @@ def inpaint(key: jax.Array,
   if cue is None:
     start = masks_lib.fill_hole(video, mask)
   else:
-    cue = _check_video(cue, 'cue')
-    if cue.shape != video.shape:
-      raise errors.InputError(
-          f'the cue has shape {cue.shape}, the video {video.shape}; paint '
-          f'over a copy of the video itself')
-    start = jnp.where(mask[..., None], cue, video)
+    start = jnp.where(mask[..., None], _check_cue(cue, video), video)
   guide = generation.Guide(start=start, free=mask, known=video,
                            source_hole=mask)
   config = application_config(config, INPAINT_DEFAULTS, overrides,
@@ -270,8 +271,7 @@ def edit(key: jax.Array,
     mask = _check_mask(mask, original.shape[:3])
   config = application_config(config, EDIT_DEFAULTS, overrides,
                               original.shape[0])
-  patch = config.patch_size or ((3, 7, 7) if original.shape[0] > 1 else
-                                (1, 7, 7))
+  patch = generation.patch_size_for(config, original.shape[0])
   source, cuts = _values_video(original, values, with_original,
                               original.shape[0], patch[0])
   scale = tuple(n / m for n, m in zip(edited.shape[:3], source.shape[:3]))

@@ -196,6 +196,15 @@ def make_config(config: Config | None = None, **overrides) -> Config:
   return config._replace(scale=tuple(float(s) for s in config.scale))
 
 
+def patch_size_for(config: Config, num_frames: int) -> tuple[int, int, int]:
+  """`config.patch_size`, or when None (3, 7, 7) for videos, (1, 7, 7) for
+  single images."""
+  patch = config.patch_size
+  if patch is None:
+    patch = (3, 7, 7) if num_frames > 1 else (1, 7, 7)
+  return tuple(int(p) for p in patch)
+
+
 def plan_levels(size: Sequence[int], config: Config,
                 channels: int = 3) -> list[Level]:
   """The level plan for an input of `size` (T, H, W), finest level first.
@@ -204,10 +213,7 @@ def plan_levels(size: Sequence[int], config: Config,
     InputError: when the coarsest input or output level cannot hold a patch.
   """
   size = tuple(int(s) for s in size)
-  patch = config.patch_size
-  if patch is None:
-    patch = (3, 7, 7) if size[0] > 1 else (1, 7, 7)
-  patch = tuple(int(p) for p in patch)
+  patch = patch_size_for(config, size[0])
   if size[0] < patch[0]:
     raise errors.InputError(
         f'the video has {size[0]} frame(s), fewer than the {patch[0]}-frame '
@@ -293,11 +299,11 @@ class Guide(NamedTuple):
 
 
 class _LevelGuide(NamedTuple):
-  """A guide at one level: the arrays its programs take."""
-  start: jax.Array | None  # the guide's start (coarsest level only)
-  fixed: jax.Array | None  # [*box size, C] NaN where free, else kept
-  key_valid: jax.Array | None  # [*key grid] bool
-  known: jax.Array | None  # [*output size, C] the output outside the box
+  """A guide at one level: the arrays its programs take (None: unguided)."""
+  start: jax.Array | None = None  # the guide's start (coarsest level only)
+  fixed: jax.Array | None = None  # [*box size, C] NaN where free, else kept
+  key_valid: jax.Array | None = None  # [*key grid] bool
+  known: jax.Array | None = None  # [*output size, C] outside the box
 
 
 class _LevelProgram(NamedTuple):
@@ -320,12 +326,15 @@ def _step_options(level: Level, config: Config) -> pnn.StepOptions:
       chunk_size=config.chunk_size)
 
 
-def _crop(video: jax.Array, box) -> jax.Array:
-  """The `box` = (origin, size) of a [T, H, W, ...] array (None: all of it)."""
-  if box is None:
-    return video
+def _box_index(box) -> tuple[slice, ...]:
+  """The slices of a `box` = (origin, size) over (T, H, W)."""
   origin, size = box
-  return video[tuple(slice(o, o + n) for o, n in zip(origin, size))]
+  return tuple(slice(o, o + n) for o, n in zip(origin, size))
+
+
+def _crop(video: jax.Array, box) -> jax.Array:
+  """The `box` of a [T, H, W, ...] array (None: all of it)."""
+  return video if box is None else video[_box_index(box)]
 
 
 def _coarsest_start(key, values, guide_start, fixed, key_valid,
@@ -558,8 +567,7 @@ def _guide_levels(guide: Guide | None, levels: Sequence[Level]):
 def _compiled_paste(box, batched: bool):
   """`fn(box_output, known) -> output`: a level's box put into `known`."""
   def paste(crop, known):
-    origin, size = box
-    index = tuple(slice(o, o + n) for o, n in zip(origin, size))
+    index = _box_index(box)
     if batched:
       known = jnp.broadcast_to(known, crop.shape[:1] + known.shape)
       index = (slice(None),) + index
@@ -581,7 +589,7 @@ def _level_specs(keys: jax.Array, levels: Sequence[Level], index: int,
       (3,), jnp.int32)
   spec = lambda x: jax.tree.map(
       lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), x)
-  guide = guides[index] or _LevelGuide(None, None, None, None)
+  guide = guides[index] or _LevelGuide()
   key = jax.ShapeDtypeStruct(keys.shape, keys.dtype)
   if index == len(levels) - 1:
     start = (key, video(level.input_size), spec(guide.start),
@@ -714,7 +722,7 @@ def _run_level(programs, options: pnn.StepOptions, level_key: jax.Array,
     (output, field) of the level: the whole output, the field of its box.
   """
   start, iteration, paste = programs
-  guide = guide or _LevelGuide(None, None, None, None)
+  guide = guide or _LevelGuide()
   start_key, key = _split(level_key, batched)
   if coarsest:
     queries, keys_video, field, indexes = start(

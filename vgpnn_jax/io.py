@@ -613,6 +613,22 @@ def _join(parts: Sequence[np.ndarray], axis: int, gap: int) -> np.ndarray:
   return np.concatenate(pieces, axis=axis)
 
 
+def tint_region(video: Any, mask: Any) -> np.ndarray:
+  """The video with a region tinted red, to show a mask beside the outputs.
+
+  Args:
+    video: [T, H, W, 3] floats in [0, 1].
+    mask: [T, H, W] bool, the region.
+
+  Returns:
+    [T, H, W, 3] float32: 60% red inside the region, the video elsewhere.
+  """
+  red = np.array([1.0, 0.1, 0.1], np.float32)
+  tint = 0.6 * np.asarray(mask, np.float32)[..., None]
+  return (np.asarray(video, np.float32) * (1 - tint) + red * tint).astype(
+      np.float32)
+
+
 def make_grid(
     videos: Sequence[Any], *, height: int | None = None, gap: int = 4
 ) -> np.ndarray:

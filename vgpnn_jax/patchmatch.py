@@ -335,7 +335,8 @@ def _patchmatch(key, queries, keys, init_field, first_step, index, key_valid,
     draw = lambda bits: _take(valid_ids,
                               (bits % num_valid).astype(jnp.int32))
 
-  # The field is kept as flat key-grid indices [num_q].
+  # The field is kept as flat key-grid indices [num_q]. Unconstrained
+  # searches keep `randint`, so that their starts are those of before.
   if key_valid is None:
     random_start = jax.random.randint(key_init, (num_q,), 0, num_k, jnp.int32)
   else:
@@ -613,8 +614,8 @@ def patchmatch(
       raise ValueError(f'key_valid must be a {k_grid} bool array (one per key '
                        f'patch), got {key_valid.shape} {key_valid.dtype}')
   return _patchmatch(key, queries, keys, init_field, first_step, key_index,
-                     key_valid, patch_size, steps, radii, int(num_passes), descriptor_dim,
-                     int(num_pca_samples), int(block_size))
+                     key_valid, patch_size, steps, radii, int(num_passes),
+                     descriptor_dim, int(num_pca_samples), int(block_size))
 
 
 def upscale_field(
