@@ -200,3 +200,84 @@ def test_a_single_image_gets_the_image_methods_defaults():
       out, generation.generate(key, image, config._replace(search='exact')))
   assert not np.array_equal(
       out, generation.generate(key, image, generation.Config(search='exact')))
+
+
+class CueTest(absltest.TestCase):
+  """`Guide.query_cue` / `key_cue`: extra channels the search matches by."""
+
+  def _halves(self):
+    """A video red on the left, blue on the right, and a cue of the right."""
+    video = np.zeros((5, 16, 20, 3), np.float32)
+    video[:, :, :10, 0] = 0.8
+    video[:, :, 10:, 2] = 0.8
+    right = np.zeros((5, 16, 20, 1), np.float32)
+    right[:, :, 10:] = 1.0
+    return video, right
+
+  def test_no_cue_levels_is_a_plain_generation(self):
+    video = _video()
+    key = jax.random.key(3)
+    cue = np.random.default_rng(0).random(video.shape[:3] + (1,))
+    guide = generation.Guide(query_cue=cue, key_cue=cue[::-1], cue_levels=0)
+    np.testing.assert_array_equal(
+        vgpnn_jax.generate(key, video, _CONFIG, guide=guide),
+        vgpnn_jax.generate(key, video, _CONFIG))
+
+  def test_a_strong_cue_swaps_the_halves(self):
+    # The queries' cue marks the left half, the keys' the right: with the
+    # cue outweighing the colours on every level, the left half is rendered
+    # with the right half's (blue) patches and the right with red ones. (No
+    # completeness term: it would spread the choice over all keys.)
+    video, right = self._halves()
+    guide = generation.Guide(query_cue=10 * (1 - right), key_cue=10 * right,
+                             cue_levels=3)
+    for search in ('exact', 'patchmatch'):
+      out = np.asarray(vgpnn_jax.generate(
+          jax.random.key(0), video, _CONFIG, guide=guide, noise_std=0.0,
+          alpha=None, search=search, num_iters=3))
+      self.assertEqual(out.shape, video.shape)
+      # Away from the seam (a patch wide) the colours are swapped exactly.
+      np.testing.assert_allclose(out[:, :, :7], video[:, :, 13:], atol=1e-6,
+                                 err_msg=search)
+      np.testing.assert_allclose(out[:, :, 13:], video[:, :, :7], atol=1e-6,
+                                 err_msg=search)
+
+  def test_the_cue_acts_only_on_the_coarse_levels_given(self):
+    # The cue on the coarsest level only: the finer levels (no noise, as
+    # sharp keys as queries after the first iteration) keep the swapped
+    # layout set there.
+    video, right = self._halves()
+    guide = generation.Guide(query_cue=10 * (1 - right), key_cue=10 * right,
+                             cue_levels=1)
+    self.assertEqual(generation.cue_level_count(guide, 3), 1)
+    self.assertEqual(generation.cue_level_count(guide._replace(
+        cue_levels=None), 5), 3)
+    out = np.asarray(vgpnn_jax.generate(jax.random.key(0), video, _CONFIG,
+                                        guide=guide, noise_std=0.0,
+                                        alpha=None))
+    self.assertGreater(out[:, :, :7, 2].mean(), 0.7)
+    self.assertGreater(out[:, :, 13:, 0].mean(), 0.7)
+
+  def test_batched_cue_run_equals_one_by_one(self):
+    video, right = self._halves()
+    guide = generation.Guide(query_cue=1 - right, key_cue=right)
+    keys = jax.random.split(jax.random.key(1), 2)
+    batch = vgpnn_jax.generate_batch(keys, _video(), _CONFIG, guide=guide)
+    for k, out in zip(keys, batch):
+      np.testing.assert_allclose(
+          out, vgpnn_jax.generate(k, _video(), _CONFIG, guide=guide),
+          atol=1e-6)
+
+  def test_bad_cues(self):
+    video, right = self._halves()
+    with self.assertRaisesRegex(ValueError, 'both query_cue and key_cue'):
+      vgpnn_jax.generate(jax.random.key(0), video, _CONFIG,
+                         guide=generation.Guide(query_cue=right))
+    with self.assertRaisesRegex(errors.InputError, 'key cue.*input size'):
+      vgpnn_jax.generate(jax.random.key(0), video, _CONFIG,
+                         guide=generation.Guide(query_cue=right,
+                                                key_cue=right[:4]))
+    with self.assertRaisesRegex(ValueError, 'cue_levels'):
+      vgpnn_jax.generate(jax.random.key(0), video, _CONFIG,
+                         guide=generation.Guide(query_cue=right,
+                                                key_cue=right, cue_levels=-1))

@@ -290,12 +290,24 @@ class Guide(NamedTuple):
       value, at any level) holds a voxel that draws on it.
     source_cuts: frames of the input where another video begins (videos
       joined in time to take patches from all): no chosen patch spans one.
+    query_cue: [T', H', W', Cc] extra channels the output's patches are
+      matched by (an analogy's motion cue of the structure video), with
+      `key_cue`. At the coarsest `cue_levels` levels the search compares
+      (colours, cue) patches, queries carrying `query_cue` and keys
+      `key_cue`, both resized to the level; the values folded are colours
+      only. Scale the cues to weigh them against the colours.
+    key_cue: [T, H, W, Cc] the input's cue (needed with `query_cue`).
+    cue_levels: how many of the coarsest levels use the cue; None: the
+      coarse half, ceil(levels / 2).
   """
   start: jax.Array | None = None
   free: jax.Array | None = None
   known: jax.Array | None = None
   source_hole: jax.Array | None = None
   source_cuts: tuple[int, ...] = ()
+  query_cue: jax.Array | None = None
+  key_cue: jax.Array | None = None
+  cue_levels: int | None = None
 
 
 class _LevelGuide(NamedTuple):
@@ -348,6 +360,9 @@ def _coarsest_start(key, values, guide_start, fixed, key_valid,
   noise_key, field_key = jax.random.split(key)
   start = resize_lib.resize(values if guide_start is None else guide_start,
                             program.output_size)
+  # A colour start gets the cue's channels from `fixed` (put back below).
+  extra = values.shape[-1] - start.shape[-1]
+  start = jnp.pad(start, ((0, 0),) * 3 + ((0, extra),))
   start = _crop(start, program.box)
   queries = start + program.noise_std * jax.random.normal(noise_key,
                                                           start.shape)
@@ -363,7 +378,8 @@ def _finer_start(previous, previous_field, coarse_values, values, fixed,
   """The start of a finer level: the coarser output and field, upscaled.
 
   Args:
-    previous: [T', H', W', C] the coarser level's (whole) output.
+    previous: [T', H', W', C'] the coarser level's (whole) output (C' >= C:
+      the cue's channels are dropped where this level has none).
     previous_field: [nT', nH', nW', 3] the coarser level's field (of its
       box, if it has one).
     coarse_values: [T'', H'', W'', C] the coarser input level.
@@ -381,6 +397,8 @@ def _finer_start(previous, previous_field, coarse_values, values, fixed,
   """
   del key_valid  # the first search redraws matches of invalid keys
   options = program.options
+  # Below the cue's levels the coarser output's cue channels are dropped.
+  previous = previous[..., :values.shape[-1]]
   queries = resize_lib.resize(previous, program.output_size)
   queries = pnn.keep_fixed(_crop(queries, program.box), fixed)
   keys = resize_lib.resize(coarse_values, values.shape[:3])
@@ -457,17 +475,18 @@ def _across_cuts(cuts: Sequence[int], num_frames: int, level_frames: int,
   return video[corners] != video[corners + patch_frames - 1]
 
 
-@functools.partial(jax.jit, static_argnames=('plan', 'cuts'))
-def _guide_arrays(guide: Guide, plan, cuts=()):
+@functools.partial(jax.jit, static_argnames=('plan', 'cuts', 'channels'))
+def _guide_arrays(guide: Guide, plan, cuts=(), channels=3):
   """Per level (finest first): (free, fixed, key_valid, known) or Nones.
 
   `plan` holds per level (input size, output size, patch size, coarser input
-  size or None); `cuts` are the guide's `source_cuts`. One program for all
-  levels: these are many small resizes.
+  size or None, whether the level uses the cue); `cuts` are the guide's
+  `source_cuts`, `channels` the video's. One program for all levels: these
+  are many small resizes.
   """
   num_frames = plan[0][0][0]
   arrays = []
-  for in_size, out_size, patch, coarser_in in plan:
+  for in_size, out_size, patch, coarser_in, with_cue in plan:
     free = fixed = key_valid = known = None
     if guide.free is not None:
       free = masks_lib.resize_mask(guide.free, out_size)
@@ -475,6 +494,15 @@ def _guide_arrays(guide: Guide, plan, cuts=()):
       if known.shape[:3] != out_size:
         known = resize_lib.resize(known, out_size)
       fixed = jnp.where(free[..., None], jnp.nan, known)
+    if with_cue:
+      # The queries' cue channels are kept, like known voxels: every fold
+      # writes the values' cue there, and the structure's is put back.
+      colours = fixed if fixed is not None else jnp.full(
+          out_size + (channels,), jnp.nan, jnp.float32)
+      cue = resize_lib.resize(guide.query_cue, out_size)
+      fixed = jnp.concatenate([colours, cue], axis=-1)
+      if known is not None:
+        known = jnp.concatenate([known, cue], axis=-1)
     if guide.source_hole is not None:
       hole = masks_lib.resize_mask(guide.source_hole, in_size)
       if coarser_in is not None:
@@ -495,14 +523,14 @@ def _check_guide(guide: Guide, video: jax.Array,
                  output_size: pyramid.Size) -> Guide:
   """The guide with arrays of the right dtypes (InputError if mis-shaped)."""
   channels = video.shape[3]
-  def check(name, x, shape, dtype):
+  def check(name, x, shape, dtype, of='output'):
     if x is None:
       return None
     x = jnp.asarray(x)
     if x.shape != shape:
       raise errors.InputError(
           f'the guide\'s {name} has shape {x.shape}, expected {shape} (the '
-          f'output size); resize it to the output')
+          f'{of} size); resize it to the {of}')
     return x.astype(dtype)
   out = Guide(
       start=check('start', guide.start, output_size + (channels,),
@@ -511,8 +539,21 @@ def _check_guide(guide: Guide, video: jax.Array,
       known=check('known video', guide.known, output_size + (channels,),
                   jnp.float32),
       source_hole=check('source hole', guide.source_hole, video.shape[:3],
-                        jnp.bool_),
-      source_cuts=tuple(sorted(int(c) for c in guide.source_cuts)))
+                        jnp.bool_, 'input'),
+      source_cuts=tuple(sorted(int(c) for c in guide.source_cuts)),
+      cue_levels=None if guide.cue_levels is None else int(guide.cue_levels))
+  if (guide.query_cue is None) != (guide.key_cue is None):
+    raise ValueError('a guide gives both query_cue and key_cue, or neither')
+  if guide.query_cue is not None:
+    cue_channels = jnp.shape(guide.query_cue)[-1:]
+    out = out._replace(
+        query_cue=check('query cue', guide.query_cue,
+                        output_size + cue_channels, jnp.float32),
+        key_cue=check('key cue', guide.key_cue,
+                      video.shape[:3] + cue_channels, jnp.float32, 'input'))
+  if out.cue_levels is not None and out.cue_levels < 0:
+    raise ValueError(f'cue_levels must be >= 0 or None, got '
+                     f'{out.cue_levels}')
   if any(not 0 < c < video.shape[0] for c in out.source_cuts):
     raise ValueError(f'source_cuts must be inside the input\'s '
                      f'{video.shape[0]} frames, got {out.source_cuts}')
@@ -521,7 +562,27 @@ def _check_guide(guide: Guide, video: jax.Array,
   return out
 
 
-def _guide_levels(guide: Guide | None, levels: Sequence[Level]):
+def cue_level_count(guide: Guide | None, num_levels: int) -> int:
+  """How many of the coarsest of `num_levels` levels use the guide's cue."""
+  if guide is None or guide.query_cue is None:
+    return 0
+  if guide.cue_levels is None:
+    return -(-num_levels // 2)
+  return min(int(guide.cue_levels), num_levels)
+
+
+def _level_channels(guide: Guide | None, levels: Sequence[Level],
+                    channels: int) -> list[int]:
+  """Channels of every level's videos, finest first: colours (+ the cue)."""
+  with_cue = len(levels) - cue_level_count(guide, len(levels))
+  cue = 0 if guide is None or guide.query_cue is None else (
+      guide.query_cue.shape[-1])
+  return [channels + (cue if index >= with_cue else 0)
+          for index in range(len(levels))]
+
+
+def _guide_levels(guide: Guide | None, levels: Sequence[Level],
+                  channels: int = 3):
   """The guide at every level, and every level's query box.
 
   Returns:
@@ -529,12 +590,15 @@ def _guide_levels(guide: Guide | None, levels: Sequence[Level]):
   """
   if guide is None:
     return [None] * len(levels), [None] * len(levels)
+  level_channels = _level_channels(guide, levels, channels)
   plan = tuple(
       (level.input_size, level.output_size, level.patch_size,
-       levels[index + 1].input_size if index + 1 < len(levels) else None)
+       levels[index + 1].input_size if index + 1 < len(levels) else None,
+       level_channels[index] > channels)
       for index, level in enumerate(levels))
-  arrays = _guide_arrays(guide._replace(source_cuts=()), plan,
-                         guide.source_cuts)
+  arrays = _guide_arrays(guide._replace(source_cuts=(), cue_levels=None,
+                                        key_cue=None), plan,
+                         guide.source_cuts, channels)
   guides, boxes = [], []
   for index, (level, (free, fixed, key_valid, known)) in enumerate(
       zip(levels, arrays)):
@@ -577,11 +641,15 @@ def _compiled_paste(box, batched: bool):
 
 def _level_specs(keys: jax.Array, levels: Sequence[Level], index: int,
                  static: Sequence[_LevelProgram], guides: Sequence,
-                 channels: int, batched: bool):
-  """Argument shapes of level `index`'s start and iteration programs."""
+                 channels: Sequence[int], batched: bool):
+  """Argument shapes of level `index`'s start and iteration programs.
+
+  `channels` holds every level's channel count (`_level_channels`).
+  """
   level = levels[index]
   batch = keys.shape[:1] if batched else ()
-  video = lambda size: jax.ShapeDtypeStruct(size + (channels,), jnp.float32)
+  video = lambda size, i=index: jax.ShapeDtypeStruct(size + (channels[i],),
+                                                     jnp.float32)
   searched = lambda i: (levels[i].output_size if static[i].box is None
                         else static[i].box[1])
   field = lambda i: jax.ShapeDtypeStruct(
@@ -596,13 +664,13 @@ def _level_specs(keys: jax.Array, levels: Sequence[Level], index: int,
              spec(guide.fixed), spec(guide.key_valid))
   else:
     coarser = levels[index + 1]
-    start = (video(batch + coarser.output_size), field(index + 1),
+    start = (video(batch + coarser.output_size, index + 1), field(index + 1),
              video(coarser.input_size), video(level.input_size),
              spec(guide.fixed), spec(guide.key_valid))
   iteration = (key, video(batch + searched(index)), video(level.input_size),
                video(level.input_size), field(index),
                jax.ShapeDtypeStruct((), jnp.int32),
-               pnn.key_index_shape(level.input_size, channels,
+               pnn.key_index_shape(level.input_size, channels[index],
                                    static[index].options),
                spec(guide.key_valid), spec(guide.fixed))
   return start, iteration
@@ -620,7 +688,7 @@ def compile_workers(num_levels: int) -> int:
 
 def _compile_ahead(programs, static: Sequence[_LevelProgram],
                    keys: jax.Array, levels: Sequence[Level], guides: Sequence,
-                   channels: int, batched: bool):
+                   channels: Sequence[int], batched: bool):
   """Compiles every level's programs on a thread pool, coarsest first.
 
   XLA compiles outside the GIL, so the finer levels compile while the
@@ -665,9 +733,15 @@ def _concrete_on_default_device(x: jax.Array) -> bool:
 def _run(keys: jax.Array, video: jax.Array, config: Config, batched: bool,
          progress: ProgressFn | None, guide: Guide | None = None) -> jax.Array:
   levels = plan_levels(video.shape[:3], config, video.shape[3])
+  colours = video.shape[3]
   if guide is not None:
     guide = _check_guide(guide, video, levels[0].output_size)
-  guides, boxes = _guide_levels(guide, levels)
+  guides, boxes = _guide_levels(guide, levels, colours)
+  channels = _level_channels(guide, levels, colours)
+  if channels[-1] > colours:
+    # The keys' cue rides through the pyramid as extra channels; the levels
+    # without it take the colours only (`_run_level`).
+    video = jnp.concatenate([video, guide.key_cue], axis=-1)
   coarsest = len(levels) - 1
   static = _programs(levels, config, boxes)
   programs = [(_compiled_start(program, index == coarsest, batched),
@@ -683,17 +757,19 @@ def _run(keys: jax.Array, video: jax.Array, config: Config, batched: bool,
           for x in jax.tree.leaves((guides, guide))
           if isinstance(x, jax.Array))):
     programs = _compile_ahead(programs, static, level_keys[0], levels, guides,
-                              video.shape[3], batched)
+                              channels, batched)
   sizes = tuple(level.input_size for level in levels)
   inputs = _pyramid_program(sizes)(video)
   output = field = None
   for index in reversed(range(len(levels))):
     output, field = _run_level(programs[index], static[index].options,
                                level_keys[index], inputs, index, output, field,
-                               index == coarsest, batched, guides[index])
+                               index == coarsest, batched, guides[index],
+                               channels[index])
     if progress is not None:
-      progress(len(levels) - 1 - index, len(levels), levels[index], output)
-  return output
+      progress(len(levels) - 1 - index, len(levels), levels[index],
+               output[..., :colours])
+  return output if output.shape[-1] == colours else output[..., :colours]
 
 
 def _run_level(programs, options: pnn.StepOptions, level_key: jax.Array,
@@ -701,7 +777,8 @@ def _run_level(programs, options: pnn.StepOptions, level_key: jax.Array,
                coarser_output: jax.Array | None,
                coarser_field: jax.Array | None, coarsest: bool,
                batched: bool,
-               guide: _LevelGuide | None = None
+               guide: _LevelGuide | None = None,
+               channels: int | None = None
                ) -> tuple[jax.Array, jax.Array]:
   """Level `index`: its start, then its J iterations.
 
@@ -717,6 +794,8 @@ def _run_level(programs, options: pnn.StepOptions, level_key: jax.Array,
     coarsest: whether this is the coarsest level.
     batched: whether the programs map over a batch of keys.
     guide: the level's guide arrays, or None.
+    channels: the level's channels (`_level_channels`): the inputs' first
+      this many; None: all.
 
   Returns:
     (output, field) of the level: the whole output, the field of its box.
@@ -724,16 +803,19 @@ def _run_level(programs, options: pnn.StepOptions, level_key: jax.Array,
   start, iteration, paste = programs
   guide = guide or _LevelGuide()
   start_key, key = _split(level_key, batched)
+  colours = lambda x: x if channels in (None, x.shape[-1]) else (
+      x[..., :channels])
+  values = colours(inputs[index])
   if coarsest:
     queries, keys_video, field, indexes = start(
-        start_key, inputs[index], guide.start, guide.fixed, guide.key_valid)
+        start_key, values, guide.start, guide.fixed, guide.key_valid)
   else:
     queries, keys_video, field, indexes = start(
-        coarser_output, coarser_field, inputs[index + 1], inputs[index],
+        coarser_output, coarser_field, colours(inputs[index + 1]), values,
         guide.fixed, guide.key_valid)
   output, field = pnn.run_iterations(
       iteration, functools.partial(_fold_in, key, batched=batched), queries,
-      keys_video, inputs[index], field, options, indexes, guide.key_valid,
+      keys_video, values, field, options, indexes, guide.key_valid,
       guide.fixed)
   if paste is not None:
     output = paste(output, guide.known)
