@@ -96,6 +96,13 @@ class PlanTest(absltest.TestCase):
     self.assertEqual(levels[-1].search, 'exact')  # cheap at the coarsest
     self.assertEqual(levels[0].search, 'patchmatch')
 
+  def test_finest_iters(self):
+    config = vgpnn_jax.make_config(num_iters=3, finest_iters=[1, 2])
+    levels = vgpnn_jax.plan_levels((13, 144, 256), config)
+    self.assertEqual([l.num_iters for l in levels], [1, 2] + [3] * 12 + [1])
+    with self.assertRaisesRegex(ValueError, 'finest_iters'):
+      vgpnn_jax.make_config(finest_iters=(0,))
+
   def test_auto_search_follows_the_cost_threshold(self):
     size = (13, 144, 256)
     for threshold in (0.0, 1e9, 5e10, float('inf')):

@@ -236,6 +236,53 @@ def _build_parser() -> argparse.ArgumentParser:
                   help='with --values, take patches from both')
   _add_edit_options(ed, 'results', '5')  # edit.EDIT_DEFAULTS
 
+  for name, short, text in (
+      ('analogy', 'the motion of one video in the look of another',
+       'the layout and motion of STRUCTURE in the look of APPEARANCE'),
+      ('sketch', 'sketch-to-video: a drawing in the look of a video',
+       'a sketch (flat colours, one per region) in the look of APPEARANCE')):
+    an = commands.add_parser(
+        name, help=short,
+        description=f'Render {text}, with patches of APPEARANCE only; a '
+        'motion cue (optical-flow magnitude, computed here) matches moving '
+        'regions to moving ones. The output has the structure\'s size and '
+        f'length. Writes DIR/{name}_000.mp4, ... and DIR/grid.mp4 '
+        '(structure, appearance, outputs). Two images make a structural '
+        'analogy (no motion cue).')
+    an.add_argument('structure' if name == 'analogy' else 'sketch',
+                    help='the structure video, folder of frames or image' if
+                    name == 'analogy' else 'the sketch: a video or a folder '
+                    'of drawn frames (make one with make-sketch)')
+    an.add_argument('appearance', help='the video (or image) whose look is '
+                    'used')
+    an.add_argument(
+        '--structure-weight', type=float, default=None, metavar='W',
+        help='how much the motion cue counts against the colours (0: not '
+        'at all; default: 1)')
+    an.add_argument(
+        '--cue-levels', type=int, default=None, metavar='L',
+        help='the cue acts on the L coarsest levels (default: the coarse '
+        'half)')
+    _add_edit_options(an, 'results', 'all, down to 20 px' if
+                      name == 'analogy' else 'all, down to 35 px')
+
+  mk = commands.add_parser(
+      'make-sketch', help='make a sketch to draw over or render',
+      description='Write a sketch for the sketch command: INPUT\'s colours '
+      'clustered into a few flat ones (draw over it: move a region, paint '
+      'another), or with --disc a disc crossing sky and ground.')
+  mk.add_argument('input', nargs='?', default=None,
+                  help='video, folder or image to sketch (not with --disc)')
+  mk.add_argument('--disc', default=None, metavar='TxHxW',
+                  help='a moving disc of this many frames, rows and columns')
+  mk.add_argument('--colours', type=int, default=4, metavar='K',
+                  help='number of flat colours of a video\'s sketch '
+                  '(default: %(default)s)')
+  mk.add_argument('--out', required=True, metavar='FILE',
+                  help='the sketch to write (.mp4, .gif, or .png for one '
+                  'frame)')
+  _add_input_options(mk)
+
   ev = commands.add_parser(
       'evaluate', help='quality numbers of outputs against their input',
       description='Print diversity, coherence, completeness and patch SWD '
@@ -359,23 +406,15 @@ def _inpaint_region(args: argparse.Namespace, video):
   return mask, cue
 
 
-def _run_edit(args: argparse.Namespace) -> None:
-  import jax  # pylint: disable=g-import-not-at-top
-  import numpy as np  # pylint: disable=g-import-not-at-top
-  from vgpnn_jax import edit  # pylint: disable=g-import-not-at-top
+def _edit_overrides(args: argparse.Namespace) -> dict:
+  """The `Config` overrides of the options `_add_edit_options` adds."""
   from vgpnn_jax import errors  # pylint: disable=g-import-not-at-top
-  from vgpnn_jax import generation  # pylint: disable=g-import-not-at-top
-  from vgpnn_jax import io  # pylint: disable=g-import-not-at-top
-  from vgpnn_jax import memory  # pylint: disable=g-import-not-at-top
-
-  say = (lambda *a: None) if args.quiet else print
   if args.num < 1:
     raise errors.InputError(f'--num must be at least 1, got {args.num}')
   if args.level is not None and args.level < 1:
     raise errors.InputError(f'--level must be at least 1, got {args.level}')
   if args.noise is not None and args.noise < 0:
     raise errors.InputError(f'--noise must be >= 0, got {args.noise}')
-  out_dir = io.ensure_writable_dir(args.out)
   overrides = {'search': args.search}
   if args.level is not None:
     overrides['max_levels'] = args.level
@@ -387,6 +426,21 @@ def _run_edit(args: argparse.Namespace) -> None:
     if args.iters < 1:
       raise errors.InputError(f'--iters must be at least 1, got {args.iters}')
     overrides['num_iters'] = args.iters
+  return overrides
+
+
+def _run_edit(args: argparse.Namespace) -> None:
+  import jax  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from vgpnn_jax import edit  # pylint: disable=g-import-not-at-top
+  from vgpnn_jax import errors  # pylint: disable=g-import-not-at-top
+  from vgpnn_jax import generation  # pylint: disable=g-import-not-at-top
+  from vgpnn_jax import io  # pylint: disable=g-import-not-at-top
+  from vgpnn_jax import memory  # pylint: disable=g-import-not-at-top
+
+  say = (lambda *a: None) if args.quiet else print
+  overrides = _edit_overrides(args)
+  out_dir = io.ensure_writable_dir(args.out)
   start = time.perf_counter()
   if args.command == 'inpaint':
     video, fps = _read(args.input, args)
@@ -442,6 +496,106 @@ def _run_edit(args: argparse.Namespace) -> None:
                  'the original and edit beside the outputs', 'output')
 
 
+def _run_analogy(args: argparse.Namespace) -> None:
+  import jax  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from vgpnn_jax import analogy  # pylint: disable=g-import-not-at-top
+  from vgpnn_jax import errors  # pylint: disable=g-import-not-at-top
+  from vgpnn_jax import generation  # pylint: disable=g-import-not-at-top
+  from vgpnn_jax import io  # pylint: disable=g-import-not-at-top
+  from vgpnn_jax import memory  # pylint: disable=g-import-not-at-top
+
+  say = (lambda *a: None) if args.quiet else print
+  overrides = _edit_overrides(args)
+  options = {}
+  if args.structure_weight is not None:
+    if args.structure_weight < 0:
+      raise errors.InputError(
+          f'--structure-weight must be >= 0, got {args.structure_weight}')
+    options['structure_weight'] = args.structure_weight
+  if args.cue_levels is not None:
+    if args.cue_levels < 0:
+      raise errors.InputError(
+          f'--cue-levels must be >= 0, got {args.cue_levels}')
+    options['cue_levels'] = args.cue_levels
+  out_dir = io.ensure_writable_dir(args.out)
+  start = time.perf_counter()
+  structure_path = getattr(args, 'structure', None) or args.sketch
+  structure, fps = _read(structure_path, args)
+  appearance, _ = _read(args.appearance, args)
+  if args.command == 'sketch':
+    analogy.check_sketch(structure)
+  if (structure.shape[0] == 1) != (appearance.shape[0] == 1):
+    raise errors.InputError(
+        f'{structure_path} has {structure.shape[0]} frame(s), '
+        f'{args.appearance} {appearance.shape[0]}: give two videos or two '
+        f'images')
+  fitted = np.asarray(analogy.fit_appearance(appearance, structure.shape[:3]))
+  if fitted.shape[1:3] != appearance.shape[1:3]:
+    say(f'note: the appearance ({appearance.shape[1]}x{appearance.shape[2]})'
+        f' is resized to the structure\'s height: {fitted.shape[1]}x'
+        f'{fitted.shape[2]}')
+  if fitted.shape[:3] != structure.shape[:3]:
+    say(f'note: rendered at the structure\'s size, {structure.shape[0]} '
+        f'frames of {structure.shape[1]}x{structure.shape[2]} (the '
+        f'appearance has {fitted.shape[0]} of {fitted.shape[1]}x'
+        f'{fitted.shape[2]})')
+  defaults = (analogy.IMAGE_ANALOGY_DEFAULTS if structure.shape[0] == 1 else
+              analogy.SKETCH_DEFAULTS if args.command == 'sketch' else
+              analogy.ANALOGY_DEFAULTS)
+  config = generation.make_config(None, **{**defaults, **overrides})
+  config = config._replace(scale=tuple(
+      s / a for s, a in zip(structure.shape[:3], fitted.shape[:3])))
+  levels = generation.plan_levels(fitted.shape[:3], config, fitted.shape[3])
+  memory.check_fits(levels, fitted.shape[3] + 1, args.num,
+                    chunk_size=config.chunk_size, config=config)
+  say(f'structure {structure_path}: {structure.shape[0]} frames of '
+      f'{structure.shape[1]}x{structure.shape[2]} at {fps:g} fps; '
+      f'appearance {args.appearance}; {args.num} result(s), {len(levels)} '
+      f'levels')
+  _enable_compilation_cache()
+  keys = jax.random.split(jax.random.key(args.seed), args.num)
+  render = analogy.sketch if args.command == 'sketch' else analogy.analogy
+  outputs = render(keys, structure, appearance, progress=generation.Timer(say),
+                   **options, **overrides)
+  outputs = np.asarray(jax.device_get(outputs))
+  gen_seconds = time.perf_counter() - start
+  _write_results(out_dir, args.command, outputs, [structure, fitted], fps,
+                 args.format, start, gen_seconds,
+                 f'the {"structure" if args.command == "analogy" else "sketch"}'
+                 ' and appearance beside the outputs', 'output')
+
+
+def _run_make_sketch(args: argparse.Namespace) -> None:
+  from vgpnn_jax import errors  # pylint: disable=g-import-not-at-top
+  from vgpnn_jax import io  # pylint: disable=g-import-not-at-top
+  from vgpnn_jax import sketches  # pylint: disable=g-import-not-at-top
+  if (args.input is None) == (args.disc is None):
+    raise errors.InputError('make-sketch takes INPUT or --disc TxHxW (one '
+                            'of them)')
+  fps = 10.0
+  if args.disc is not None:
+    parts = args.disc.lower().split('x')
+    try:
+      size = tuple(int(p) for p in parts)
+    except ValueError:
+      size = ()
+    if len(size) != 3 or min(size) < 1:
+      raise errors.InputError(f'--disc takes TxHxW, e.g. 13x144x256; got '
+                              f'{args.disc!r}')
+    drawing = sketches.moving_disc(size)
+  else:
+    if args.colours < 2:
+      raise errors.InputError(f'--colours must be at least 2, got '
+                              f'{args.colours}')
+    video, fps = _read(args.input, args)
+    drawing = sketches.from_video(video, args.colours)
+  io.write_video(args.out, drawing, fps=fps)
+  print(f'wrote the sketch {args.out}: {drawing.shape[0]} frames of '
+        f'{drawing.shape[1]}x{drawing.shape[2]}; draw over it or render it '
+        f'with: python -m vgpnn_jax sketch {args.out} APPEARANCE')
+
+
 def _write_results(out_dir, name, outputs, panels, fps, fmt, start,
                    gen_seconds, grid_shows, noun=None):
   """Writes DIR/<name>_NNN.<fmt> (PNG for images) and DIR/grid.<fmt>."""
@@ -487,6 +641,10 @@ def main(argv: Sequence[str] | None = None) -> int:
       _run_evaluate(args)
     elif args.command in ('inpaint', 'edit'):
       _run_edit(args)
+    elif args.command in ('analogy', 'sketch'):
+      _run_analogy(args)
+    elif args.command == 'make-sketch':
+      _run_make_sketch(args)
     else:
       _run_generate(args)
   except errors.InputError as e:

@@ -66,6 +66,8 @@ class Config(NamedTuple):
       better than theirs. Use 0 for retargeting without variation.
     num_iters: J, iterations per level.
     coarsest_iters: J at the coarsest level.
+    finest_iters: J at the finest levels, finest first, in place of
+      `num_iters` (sketch-to-video: (1, 1)); () for none.
     reduce: 'median' (video default) or 'mean' (image default) fold.
     keys_rule: 'vgpnn' (keys become the values after one iteration) or 'gpnn'.
     alpha: completeness term of the search (GPNN's alpha; DESIGN.md §1):
@@ -104,6 +106,7 @@ class Config(NamedTuple):
   noise_std: float = 5.0
   num_iters: int = 5
   coarsest_iters: int = 1
+  finest_iters: tuple[int, ...] = ()
   reduce: str = 'median'
   keys_rule: str = 'vgpnn'
   alpha: float | None = 1.0
@@ -178,8 +181,10 @@ def make_config(config: Config | None = None, **overrides) -> Config:
                      f'{config.search!r}')
   if config.noise_std < 0:
     raise ValueError(f'noise_std must be >= 0, got {config.noise_std}')
-  if config.num_iters < 1 or config.coarsest_iters < 1:
-    raise ValueError('num_iters and coarsest_iters must be >= 1')
+  if config.num_iters < 1 or config.coarsest_iters < 1 or any(
+      int(j) < 1 for j in config.finest_iters):
+    raise ValueError('num_iters, coarsest_iters and finest_iters must be '
+                     '>= 1')
   if not config.auto_exact_flops >= 0:
     raise ValueError(f'auto_exact_flops must be >= 0, got '
                      f'{config.auto_exact_flops}')
@@ -193,7 +198,9 @@ def make_config(config: Config | None = None, **overrides) -> Config:
       search='exact' if config.search == 'auto' else config.search,
       # Checked where it can act: PatchMatch levels run without it.
       alpha=None if config.search == 'patchmatch' else config.alpha))
-  return config._replace(scale=tuple(float(s) for s in config.scale))
+  return config._replace(scale=tuple(float(s) for s in config.scale),
+                         finest_iters=tuple(int(j)
+                                            for j in config.finest_iters))
 
 
 def patch_size_for(config: Config, num_frames: int) -> tuple[int, int, int]:
@@ -233,6 +240,8 @@ def plan_levels(size: Sequence[int], config: Config,
   levels = []
   for index, (in_size, out_size) in enumerate(zip(sizes, out_sizes)):
     level_patch, iters = patch, config.num_iters
+    if index < len(config.finest_iters):
+      iters = config.finest_iters[index]
     if index == len(sizes) - 1:
       iters = config.coarsest_iters
     voxels = out_size[0] * out_size[1] * out_size[2]
