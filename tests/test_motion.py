@@ -354,6 +354,22 @@ class CueTest(parameterized.TestCase):
     np.testing.assert_allclose(root, motion.motion_cue(video, bins=4),
                                atol=1e-6)
 
+  def test_min_motion_counts_slow_flow_as_still(self):
+    # A drift of 0.2 px a frame (noise-like) is still under min_motion=0.5;
+    # the square, at 1.8 px a frame, keeps the top of the cue.
+    video, core = _moving_square()
+    drift, _ = _translation(0.1, 0.17)
+    still = np.asarray(motion.motion_cue(drift, bins=4, min_motion=0.5))
+    # (A few pixels on the frame's edge, where the flow errs, are not.)
+    np.testing.assert_array_equal(still[:, 4:-4, 4:-4], 0.0)
+    self.assertLess(np.mean(still > 0), 0.001)
+    self.assertGreater(
+        np.asarray(motion.motion_cue(drift, bins=4)).max(), 0.9)
+    cue = np.asarray(motion.motion_cue(video, bins=4, min_motion=0.5))
+    self.assertEqual(np.median(cue[:-1, ..., 0][core]), 1.0)
+    with self.assertRaisesRegex(ValueError, 'min_motion'):
+      motion.motion_cue(video, min_motion=-1.0)
+
   def test_rejects_bad_arguments(self):
     video = np.zeros((3, 16, 16, 3), np.float32)
     with self.assertRaisesRegex(ValueError, 'bins'):

@@ -275,9 +275,9 @@ def _build_parser() -> argparse.ArgumentParser:
                   help='video, folder or image to sketch (not with --disc)')
   mk.add_argument('--disc', default=None, metavar='TxHxW',
                   help='a moving disc of this many frames, rows and columns')
-  mk.add_argument('--colours', type=int, default=4, metavar='K',
+  mk.add_argument('--colours', type=int, default=None, metavar='K',
                   help='number of flat colours of a video\'s sketch '
-                  '(default: %(default)s)')
+                  '(default: 4)')
   mk.add_argument('--out', required=True, metavar='FILE',
                   help='the sketch to write (.mp4, .gif, or .png for one '
                   'frame)')
@@ -543,9 +543,8 @@ def _run_analogy(args: argparse.Namespace) -> None:
   defaults = (analogy.IMAGE_ANALOGY_DEFAULTS if structure.shape[0] == 1 else
               analogy.SKETCH_DEFAULTS if args.command == 'sketch' else
               analogy.ANALOGY_DEFAULTS)
-  config = generation.make_config(None, **{**defaults, **overrides})
-  config = config._replace(scale=tuple(
-      s / a for s, a in zip(structure.shape[:3], fitted.shape[:3])))
+  config = analogy.render_config(structure.shape[:3], fitted.shape[:3],
+                                 defaults, None, overrides)
   levels = generation.plan_levels(fitted.shape[:3], config, fitted.shape[3])
   memory.check_fits(levels, fitted.shape[3] + 1, args.num,
                     chunk_size=config.chunk_size, config=config)
@@ -583,13 +582,21 @@ def _run_make_sketch(args: argparse.Namespace) -> None:
     if len(size) != 3 or min(size) < 1:
       raise errors.InputError(f'--disc takes TxHxW, e.g. 13x144x256; got '
                               f'{args.disc!r}')
+    if args.colours is not None:
+      raise errors.InputError('--colours is for the sketch of a video; a '
+                              '--disc sketch has three (sky, ground, disc)')
     drawing = sketches.moving_disc(size)
   else:
-    if args.colours < 2:
-      raise errors.InputError(f'--colours must be at least 2, got '
-                              f'{args.colours}')
+    colours = 4 if args.colours is None else args.colours
+    if colours < 2:
+      raise errors.InputError(f'--colours must be at least 2, got {colours}')
     video, fps = _read(args.input, args)
-    drawing = sketches.from_video(video, args.colours)
+    from vgpnn_jax import analogy  # pylint: disable=g-import-not-at-top
+    if float(video.std(axis=(0, 1, 2)).max()) < analogy.MIN_SKETCH_SPREAD:
+      raise errors.InputError(
+          f'{args.input} has a single colour: its sketch would have no '
+          f'regions; sketch a video with some content (or use --disc)')
+    drawing = sketches.from_video(video, colours)
   io.write_video(args.out, drawing, fps=fps)
   print(f'wrote the sketch {args.out}: {drawing.shape[0]} frames of '
         f'{drawing.shape[1]}x{drawing.shape[2]}; draw over it or render it '
