@@ -153,11 +153,21 @@ class SketchesTest(absltest.TestCase):
     rng = np.random.default_rng(0)
     pixels = np.concatenate([rng.normal(m, 0.05, (50, 3)) for m in
                              (0.2, 0.5, 0.8)]).astype(np.float32)
-    order = np.argsort(pixels.mean(1))
-    init = pixels[order[((np.arange(3) + 0.5) / 3 * 150).astype(int)]]
+    # Farthest-point start: nearest the mean, then farthest from the chosen.
+    init = [pixels[np.argmin(((pixels - pixels.mean(0)) ** 2).sum(1))]]
+    for _ in range(2):
+      gaps = np.min([((pixels - c) ** 2).sum(1) for c in init], axis=0)
+      init.append(pixels[np.argmax(gaps)])
+    init = np.stack(init)
     expected = _lloyd(pixels.astype(np.float64), init.astype(np.float64), 10)
     np.testing.assert_allclose(sketches.kmeans_colours(pixels, 3, 10),
                                expected, atol=1e-5)
+
+  def test_kmeans_finds_a_small_region(self):
+    drawing = sketches.moving_disc((2, 40, 80), radius=0.1)
+    centres = np.asarray(sketches.kmeans_colours(drawing.reshape(-1, 3), 3))
+    for colour in (sketches.SKY, sketches.GROUND, sketches.DISC):
+      self.assertLess(np.abs(centres - np.float32(colour)).max(1).min(), 1e-4)
 
   def test_from_video_gives_flat_colours(self):
     video = _halves(0, True)

@@ -38,9 +38,11 @@ def kmeans_colours(pixels: jax.Array, k: int,
                    num_iters: int = 20) -> jax.Array:
   """Deterministic k-means (Lloyd) of colours.
 
-  The centres start at the colours of the pixels at the (j + 0.5) / k
-  quantiles of brightness (no random key: the same pixels give the same
-  centres); a centre left with no pixel stays where it is.
+  The centres start by farthest points (no random key: the same pixels give
+  the same centres): the first is the pixel nearest the mean colour, each
+  next the pixel farthest from the centres so far, so a small region of its
+  own colour (a drawn disc) gets a centre rather than a large region two.
+  A centre left with no pixel stays where it is.
 
   Args:
     pixels: [N, C] float colours, N >= 1.
@@ -48,12 +50,19 @@ def kmeans_colours(pixels: jax.Array, k: int,
     num_iters: Lloyd iterations.
 
   Returns:
-    [k, C] float32 centres, darkest first at the start.
+    [k, C] float32 centres.
   """
   pixels = pixels.astype(jnp.float32)
-  order = jnp.argsort(jnp.mean(pixels, axis=1))
-  picks = ((np.arange(k) + 0.5) / k * pixels.shape[0]).astype(np.int32)
-  centres = pixels[order[picks]]
+  squared = lambda c: jnp.sum(jnp.square(pixels - c[None]), axis=-1)  # [N]
+  first = pixels[jnp.argmin(squared(jnp.mean(pixels, axis=0)))]
+  centres = jnp.zeros((k, pixels.shape[1]), jnp.float32).at[0].set(first)
+
+  def farthest(j, state):
+    centres, nearest = state
+    pick = pixels[jnp.argmax(nearest)]
+    return centres.at[j].set(pick), jnp.minimum(nearest, squared(pick))
+
+  centres, _ = jax.lax.fori_loop(1, k, farthest, (centres, squared(first)))
 
   def lloyd(_, centres):
     member = jax.nn.one_hot(_nearest_centre(pixels, centres), k)  # [N, k]
