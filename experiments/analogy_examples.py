@@ -102,7 +102,8 @@ def _write_small_jpeg(path, still, width=720):
 def _cue_correlation(a, b):
   if a.shape[0] < 2:
     return float('nan')
-  cue = lambda v: np.asarray(motion.motion_cue(v)).ravel()
+  cue = lambda v: np.asarray(
+      motion.motion_cue(v, **analogy.CUE_FLOW)).ravel()
   return float(np.corrcoef(cue(a), cue(b))[0, 1])
 
 

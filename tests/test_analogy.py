@@ -38,7 +38,8 @@ def _halves(seed, moving_left, frames=8, height=32, width=48):
 
 
 def _cue_correlation(output, structure):
-  cue = lambda v: np.asarray(motion.motion_cue(v)).ravel()
+  cue = lambda v: np.asarray(
+      motion.motion_cue(v, **analogy.CUE_FLOW)).ravel()
   return np.corrcoef(cue(output), cue(structure))[0, 1]
 
 
