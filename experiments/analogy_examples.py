@@ -69,9 +69,11 @@ def speedway_sketch():
 
 def disc_as_balloons():
   balloons, fps = _read('airballoons')
-  drawing = sketches.moving_disc(balloons.shape[:3], radius=0.08,
+  # A balloon-sized disc (airballoons' balloons are 8-14 px across at 144).
+  drawing = sketches.moving_disc(balloons.shape[:3], radius=0.045,
+                                 start=(0.35, 0.15), end=(0.3, 0.8),
                                  sky=(0.55, 0.6, 0.7), ground=(0.3, 0.25, 0.2),
-                                 disc=(0.7, 0.2, 0.1))
+                                 disc=(0.45, 0.15, 0.1))
   return 'sketch', drawing, balloons, fps
 
 
@@ -129,7 +131,8 @@ def main():
     seconds = time.perf_counter() - start
     panels = [structure]
     if structure.shape[0] > 1:
-      panels.append(np.asarray(motion.motion_cue(structure)))
+      panels.append(np.asarray(motion.motion_cue(structure,
+                                                 **analogy.CUE_FLOW)))
     panels += [np.asarray(analogy.fit_appearance(appearance,
                                                  structure.shape[:3])),
                result]
