@@ -27,6 +27,7 @@ import numpy as np
 
 from vgpnn_jax import errors
 from vgpnn_jax import masks as masks_lib
+from vgpnn_jax import noise as noise_lib
 from vgpnn_jax import patches as patches_lib
 from vgpnn_jax import patchmatch
 from vgpnn_jax import pnn
@@ -35,6 +36,7 @@ from vgpnn_jax import pyramid
 from vgpnn_jax import resampling as resize_lib
 
 SEARCH_MODES = ('auto', 'exact', 'patchmatch')
+NOISE_UNITS = ('value', 'patch_spread')
 
 # `search='auto'` uses the exact search on a level when one exact search costs
 # at most this many flops (about a second on a 2-core CPU), PatchMatch above.
@@ -64,6 +66,11 @@ class Config(NamedTuple):
       outputs (experiments/results/noise_sweep.md), 2.5 gave less diversity
       than theirs (0.45 against 0.54) and 5.0 more, with coherence still
       better than theirs. Use 0 for retargeting without variation.
+    noise_unit: what `noise_std` is measured in: 'value' (the video's
+      units, the default) or 'patch_spread' (multiples of the coarsest input
+      level's `noise.patch_spread`, the mean distance from a patch to its
+      nearest non-overlapping one: the same setting then adds the same noise
+      relative to each clip's own patches; DESIGN.md §1's rule of thumb).
     num_iters: J, iterations per level.
     coarsest_iters: J at the coarsest level.
     finest_iters: J at the finest levels, finest first, in place of
@@ -104,6 +111,7 @@ class Config(NamedTuple):
   max_levels: int | None = None
   scale: tuple[float, float, float] = (1.0, 1.0, 1.0)
   noise_std: float = 5.0
+  noise_unit: str = 'value'
   num_iters: int = 5
   coarsest_iters: int = 1
   finest_iters: tuple[int, ...] = ()
@@ -181,6 +189,9 @@ def make_config(config: Config | None = None, **overrides) -> Config:
                      f'{config.search!r}')
   if config.noise_std < 0:
     raise ValueError(f'noise_std must be >= 0, got {config.noise_std}')
+  if config.noise_unit not in NOISE_UNITS:
+    raise ValueError(f'noise_unit must be one of {NOISE_UNITS}, got '
+                     f'{config.noise_unit!r}')
   if config.num_iters < 1 or config.coarsest_iters < 1 or any(
       int(j) < 1 for j in config.finest_iters):
     raise ValueError('num_iters, coarsest_iters and finest_iters must be '
@@ -337,6 +348,7 @@ class _LevelProgram(NamedTuple):
   box: tuple[pyramid.Size, pyramid.Size] | None = None
   # `patchmatch.upscale_field`'s crops from the coarser level, if cropped.
   upscale_crops: tuple | None = None
+  noise_unit: str = 'value'  # `Config.noise_unit`
 
 
 def _step_options(level: Level, config: Config) -> pnn.StepOptions:
@@ -373,7 +385,10 @@ def _coarsest_start(key, values, guide_start, fixed, key_valid,
   extra = values.shape[-1] - start.shape[-1]
   start = jnp.pad(start, ((0, 0),) * 3 + ((0, extra),))
   start = _crop(start, program.box)
-  queries = start + program.noise_std * jax.random.normal(noise_key,
+  sigma = program.noise_std
+  if program.noise_unit == 'patch_spread' and sigma > 0:
+    sigma = sigma * noise_lib.patch_spread(values, program.options.patch_size)
+  queries = start + sigma * jax.random.normal(noise_key,
                                                           start.shape)
   queries = pnn.keep_fixed(queries, fixed)
   indexes = pnn.key_indexes(values, values, program.options)
@@ -468,7 +483,7 @@ def _programs(levels: Sequence[Level], config: Config,
     programs.append(_LevelProgram(_step_options(level, config),
                                   level.output_size, coarse_key_grid,
                                   float(config.noise_std), boxes[index],
-                                  upscale_crops))
+                                  upscale_crops, config.noise_unit))
   return programs
 
 
