@@ -11,6 +11,8 @@ as pairs. Coherence and completeness use 1024 sampled patches per direction
     .venv/bin/python experiments/noise_sweep.py waterfall,desert 2.5,5.0
     .venv/bin/python experiments/noise_sweep.py birds,cliff none,0.01 alpha
     .venv/bin/python experiments/noise_sweep.py birds 3,5,none alpha_levels
+    .venv/bin/python experiments/noise_sweep.py birds 1,3,10 noise_std \
+        noise_unit=patch_spread     # further fixed FIELD=VALUE overrides
 """
 import pathlib
 import sys
@@ -26,11 +28,12 @@ from vgpnn_jax import report
 
 
 def main() -> None:
-  if len(sys.argv) not in (3, 4):
+  if len(sys.argv) < 3:
     sys.exit('usage: noise_sweep.py CLIP[,CLIP...] VALUE[,VALUE...] [FIELD] '
              '(e.g. waterfall,desert 2.5,5.0; FIELD defaults to noise_std)')
   clips, values = sys.argv[1].split(','), sys.argv[2].split(',')
-  field = sys.argv[3] if len(sys.argv) == 4 else 'noise_std'
+  field = sys.argv[3] if len(sys.argv) >= 4 else 'noise_std'
+  fixed = dict(arg.split('=', 1) for arg in sys.argv[4:])
   values = [None if v == 'none' else int(v) if v.isdigit() else float(v)
             for v in values]
   for clip in clips:
@@ -40,7 +43,8 @@ def main() -> None:
                                                   clip))['ours']
     for value in values:
       start = time.perf_counter()
-      samples = evaluate.our_samples(video, 6, ours, **{field: value})
+      samples = evaluate.our_samples(video, 6, ours,
+                                     **{**fixed, field: value})
       encoded = evaluate.encoded_like_published(samples)
       result = report.evaluate_videos(video, encoded, key=jax.random.key(1),
                                       max_patches=1024,
