@@ -30,6 +30,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from vgpnn_jax import edit
 from vgpnn_jax import errors
 from vgpnn_jax import generation
 from vgpnn_jax import motion
@@ -70,15 +71,6 @@ CUE_FLOW = dict(min_eigenvalue=1e-4, min_motion=0.5)
 # A sketch whose colours spread less than this (std over all voxels, every
 # channel) has a single colour: no layout to follow.
 MIN_SKETCH_SPREAD = 0.02
-
-
-def _check_video(video: Any, name: str) -> jax.Array:
-  video = jnp.asarray(video)
-  if video.ndim != 4 or not jnp.issubdtype(video.dtype, jnp.floating):
-    raise errors.InputError(
-        f'the {name} must be a float video [frames, height, width, channels] '
-        f'in [0, 1], got shape {video.shape} dtype {video.dtype}')
-  return video.astype(jnp.float32)
 
 
 def match_colours(video: jax.Array, reference: jax.Array) -> jax.Array:
@@ -128,8 +120,8 @@ def render_config(structure_size: tuple[int, int, int],
   Raises:
     InputError: when the structure is shorter than the patch.
   """
-  base = config if config is not None else generation.Config()
-  config = generation.make_config(base, **{**defaults, **(overrides or {})})
+  config = edit.application_config(config, defaults, overrides or {},
+                                   structure_size[0])
   patch = generation.patch_size_for(config, structure_size[0])
   if structure_size[0] < patch[0]:
     raise errors.InputError(
@@ -176,7 +168,7 @@ def analogy(key: jax.Array,
     InputError: a video that is not a float [T, H, W, C] array, a video and
       an image, different channel counts, or videos too small for the patch.
   """
-  return _render(key, _check_video(structure, 'structure'), appearance,
+  return _render(key, edit.check_video(structure, 'structure'), appearance,
                  config, ANALOGY_DEFAULTS, structure_weight=structure_weight,
                  cue_levels=cue_levels, cue_bins=cue_bins,
                  match_start_colours=match_start_colours, progress=progress,
@@ -188,7 +180,7 @@ def _render(key, structure, appearance, config, defaults, *,
             cue_bins=DEFAULT_CUE_BINS, match_start_colours=True,
             progress=None, **overrides):
   """`analogy` with the video defaults `defaults` (analogy or sketch)."""
-  appearance = _check_video(appearance, 'appearance')
+  appearance = edit.check_video(appearance, 'appearance')
   if structure.shape[3] != appearance.shape[3]:
     raise errors.InputError(
         f'the structure has {structure.shape[3]} channels, the appearance '
@@ -214,13 +206,7 @@ def _render(key, structure, appearance, config, defaults, *,
         key_cue=structure_weight * motion.motion_cue(
             appearance, bins=cue_bins, **CUE_FLOW),
         cue_levels=cue_levels)
-  key = jnp.asarray(key)
-  raw = not jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)
-  if key.ndim == (2 if raw else 1):
-    return generation.generate_batch(key, appearance, config,
-                                     progress=progress, guide=guide)
-  return generation.generate(key, appearance, config, progress=progress,
-                             guide=guide)
+  return edit.generate_for_keys(key, appearance, config, guide, progress)
 
 
 def check_sketch(drawing: jax.Array) -> None:
@@ -256,6 +242,6 @@ def sketch(key: jax.Array,
   Raises:
     InputError: as `analogy`, and for a sketch of a single colour.
   """
-  drawing = _check_video(drawing, 'sketch')
+  drawing = edit.check_video(drawing, 'sketch')
   check_sketch(drawing)
   return _render(key, drawing, appearance, config, SKETCH_DEFAULTS, **options)

@@ -555,7 +555,8 @@ def _run_analogy(args: argparse.Namespace) -> None:
   _enable_compilation_cache()
   keys = jax.random.split(jax.random.key(args.seed), args.num)
   render = analogy.sketch if args.command == 'sketch' else analogy.analogy
-  outputs = render(keys, structure, appearance, progress=generation.Timer(say),
+  # The fitted appearance: `fit_appearance` leaves it as it is.
+  outputs = render(keys, structure, fitted, progress=generation.Timer(say),
                    **options, **overrides)
   outputs = np.asarray(jax.device_get(outputs))
   gen_seconds = time.perf_counter() - start

@@ -17,6 +17,8 @@ Every application is a generation with a `generation.Guide` (DESIGN.md §1-2):
     outs = edit.edit(jax.random.split(key, 4), video, pasted)  # [4, T, H, W, 3]
 
 Each takes one key (one output) or `[N]` keys (N outputs, one vmapped run).
+`check_video`, `application_config` and `generate_for_keys` are shared with
+the other applications (`analogy`).
 """
 
 from typing import Any
@@ -48,7 +50,8 @@ EDIT_DEFAULTS = dict(max_levels=5, noise_std=0.0, alpha=None)
 CUE_TOLERANCE = 0.1
 
 
-def _check_video(video: Any, name: str) -> jax.Array:
+def check_video(video: Any, name: str) -> jax.Array:
+  """`video` as float32 [T, H, W, C]; InputError naming it otherwise."""
   video = jnp.asarray(video)
   if video.ndim != 4 or not jnp.issubdtype(video.dtype, jnp.floating):
     raise errors.InputError(
@@ -89,8 +92,8 @@ def application_config(config: generation.Config | None, defaults: dict,
   return generation.make_config(config, **{**defaults, **overrides})
 
 
-def _run(key, video, config, guide, progress):
-  """One output for one key, or [N] outputs for [N] keys."""
+def generate_for_keys(key, video, config, guide, progress):
+  """`generation.generate` for one key, `generate_batch` for [N] keys."""
   key = jnp.asarray(key)
   raw = not jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)
   if key.ndim == (2 if raw else 1):
@@ -102,7 +105,7 @@ def _run(key, video, config, guide, progress):
 
 def _check_cue(cue: Any, video: jax.Array) -> jax.Array:
   """A painted copy of `video`, as float32 (InputError if of another shape)."""
-  cue = _check_video(cue, 'cue')
+  cue = check_video(cue, 'cue')
   if cue.shape != video.shape:
     raise errors.InputError(
         f'the cue has shape {cue.shape}, the video {video.shape}; paint '
@@ -125,7 +128,7 @@ def cue_mask(painted: Any, video: Any,
   Raises:
     InputError: when the shapes differ or nothing was painted.
   """
-  video = _check_video(video, 'video')
+  video = check_video(video, 'video')
   painted = _check_cue(painted, video)
   mask = jnp.any(jnp.abs(painted - video) > tolerance, axis=-1)
   if not isinstance(mask, jax.core.Tracer) and not bool(jnp.any(mask)):
@@ -166,7 +169,7 @@ def inpaint(key: jax.Array,
     InputError: a mask of another size, an empty or full mask, one that
       leaves no patch outside it at the coarsest level.
   """
-  video = _check_video(video, 'video')
+  video = check_video(video, 'video')
   mask = _check_mask(mask, video.shape[:3])
   if cue is None:
     start = masks_lib.fill_hole(video, mask)
@@ -178,7 +181,7 @@ def inpaint(key: jax.Array,
                               video.shape[0])
   if config.max_levels is None and not isinstance(mask, jax.core.Tracer):
     config = config._replace(max_levels=usable_levels(mask, video, config))
-  return _run(key, video, config, guide, progress)
+  return generate_for_keys(key, video, config, guide, progress)
 
 
 def usable_levels(mask: jax.Array, video: jax.Array,
@@ -207,7 +210,7 @@ def _values_video(original, values, with_original, num_frames, patch_frames):
   """The video the patches come from, and the frames where a video begins."""
   if values is None:
     return original, ()
-  values = _check_video(values, 'values video')
+  values = check_video(values, 'values video')
   if values.shape[1:] != original.shape[1:]:
     raise errors.InputError(
         f'the values video has frames of {values.shape[1]}x{values.shape[2]}'
@@ -261,8 +264,8 @@ def edit(key: jax.Array,
     InputError: an edit, mask or values video of another size, an empty or
       full mask.
   """
-  original = _check_video(original, 'original')
-  edited = _check_video(edited, 'edit')
+  original = check_video(original, 'original')
+  edited = check_video(edited, 'edit')
   if edited.shape != original.shape:
     raise errors.InputError(
         f'the edit has shape {edited.shape}, the original {original.shape}; '
@@ -279,4 +282,4 @@ def edit(key: jax.Array,
                            known=None if mask is None else edited,
                            source_cuts=cuts)
   config = config._replace(scale=scale)
-  return _run(key, source, config, guide, progress)
+  return generate_for_keys(key, source, config, guide, progress)
