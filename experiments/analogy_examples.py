@@ -31,6 +31,7 @@ import time
 import jax
 import numpy as np
 
+import edit_examples  # the same folder: its small-JPEG writer
 from vgpnn_jax import analogy
 from vgpnn_jax import io
 from vgpnn_jax import metrics
@@ -90,17 +91,6 @@ EXAMPLES = {f.__name__: f for f in (speedway_as_tree, pedestrians_as_speedway,
 NO_STILLS = ('airballoons_as_tree', 'disc_as_balloons')
 
 
-def _write_small_jpeg(path, still, width=720):
-  from PIL import Image  # pylint: disable=g-import-not-at-top
-  image = Image.fromarray(np.round(np.clip(still, 0, 1) * 255).astype(
-      np.uint8))
-  if image.width > width:
-    image = image.resize((width, round(image.height * width / image.width)),
-                         Image.Resampling.LANCZOS)
-  path.parent.mkdir(parents=True, exist_ok=True)
-  image.save(path, quality=85)
-
-
 def _cue_correlation(a, b):
   if a.shape[0] < 2:
     return float('nan')
@@ -141,7 +131,8 @@ def main():
     still = grid[grid.shape[0] // 2]
     io.write_video(out_dir / f'{name}.png', still[None], fps=1)
     if args.stills and name not in NO_STILLS:
-      _write_small_jpeg(pathlib.Path(args.stills) / f'{name}.jpg', still)
+      edit_examples.write_small_jpeg(
+          pathlib.Path(args.stills) / f'{name}.jpg', still)
     patch = (min(3, appearance.shape[0]), 5, 5)
     score = lambda v: float(metrics.coherence(
         v, appearance, max_patches=4000, key=jax.random.key(1),

@@ -91,7 +91,7 @@ def airballoons_image():
   return 'inpaint', video, hole, None, fps
 
 
-def _write_small_jpeg(path, still, width=720):
+def write_small_jpeg(path, still, width=720):
   from PIL import Image  # pylint: disable=g-import-not-at-top
   image = Image.fromarray(np.round(np.clip(still, 0, 1) * 255).astype(
       np.uint8))
@@ -176,7 +176,7 @@ def main():
     still = grid[grid.shape[0] // 2]
     io.write_video(out_dir / f'{name}.png', still[None], fps=1)
     if args.stills and name not in NO_STILLS:
-      _write_small_jpeg(pathlib.Path(args.stills) / f'{name}.jpg', still)
+      write_small_jpeg(pathlib.Path(args.stills) / f'{name}.jpg', still)
     key = jax.random.key(1)
     score = lambda v, m: float(metrics.coherence(
         v, video, mask=m, max_patches=4000, key=key,
