@@ -24,7 +24,12 @@ Wasserstein distance, mean of scales 1, 2, 4).
     .venv/bin/python experiments/evaluate.py [--clips cliff birds]
         [--num-samples 6] [--max-patches 2048] [--skip-ours]
         [--search auto|exact|patchmatch] [--max-size 64]
+        [--baselines experiments/results/evaluation.json]
         [--out experiments/results/evaluation.md]
+
+With --baselines, the authors', copy and shuffled rows come from an earlier
+run's JSON and only our samples are generated and scored again (after a
+change of defaults).
 
 PatchMatch against exact search (issue 4, point 4): run twice at a size where
 exact search is affordable, `--search exact` and `--search patchmatch`, with
@@ -206,6 +211,15 @@ def evaluate_clip(clip: str, args: argparse.Namespace, key: jax.Array,
   rows = []
   keys = method_keys(key)
 
+  def reused(method):
+    # A baseline row of an earlier run (--baselines): it does not depend on
+    # our generator's settings.
+    row = args.baselines.get((clip, method))
+    if row is not None:
+      rows.append(row)
+      log(f'{clip} {method} (from {args.baselines_path}): {_row_text(row)}')
+    return row is not None
+
   def run(method, outputs, diversity=None, names=None, extra=None):
     start = time.perf_counter()
     results = report.evaluate_videos(video, outputs, key=keys[method],
@@ -222,17 +236,19 @@ def evaluate_clip(clip: str, args: argparse.Namespace, key: jax.Array,
                           {'per_sample': per_sample, **(extra or {})}))
     log(f'{clip} {method}: {_row_text(rows[-1])}')
 
-  if author_paths:
+  if author_paths and not reused('authors'):
     outputs = [io.read_video(p, max_size=args.max_size)[0]
                for p in author_paths[:args.num_samples]]
     names = [pathlib.Path(p).name for p in author_paths[:args.num_samples]]
     run('authors', outputs, names=names)
   # A copy: one evaluation stands for all N copies (they score the same); the
   # diversity of N copies is computed, and is 0.
-  copies = np.stack([video] * max(2, args.num_samples))
-  run('copy', [video], diversity=float(metrics.diversity(copies, video)))
-  shuffle_keys = jax.random.split(keys['shuffled'], args.num_shuffled)
-  run('shuffled', [shuffled_blocks(k, video) for k in shuffle_keys])
+  if not reused('copy'):
+    copies = np.stack([video] * max(2, args.num_samples))
+    run('copy', [video], diversity=float(metrics.diversity(copies, video)))
+  if not reused('shuffled'):
+    shuffle_keys = jax.random.split(keys['shuffled'], args.num_shuffled)
+    run('shuffled', [shuffled_blocks(k, video) for k in shuffle_keys])
   if not args.skip_ours:
     start = time.perf_counter()
     generate_options = {'search': args.search}
@@ -370,6 +386,11 @@ def main(argv=None) -> None:
                       'outputs) at most this many pixels high, so that exact '
                       'search stays affordable')
   parser.add_argument('--data', type=pathlib.Path, default=DATA)
+  parser.add_argument('--baselines', type=pathlib.Path, default=None,
+                      help='an earlier run\'s .json: its authors, copy and '
+                      'shuffled rows are reused (they do not depend on our '
+                      'settings; run with the same --seed, --num-samples, '
+                      '--max-patches and --max-size), only ours is redone')
   parser.add_argument('--out', type=pathlib.Path,
                       default=REPO / 'experiments' / 'results' /
                       'evaluation.md')
@@ -380,6 +401,11 @@ def main(argv=None) -> None:
     parser.error('--num-samples and --num-shuffled must be at least 2 '
                  '(diversity needs two samples)')
   args.out.parent.mkdir(parents=True, exist_ok=True)
+  args.baselines_path, args.baselines = args.baselines, {}
+  if args.baselines_path is not None:
+    args.baselines = {(row['clip'], row['method']): row
+                      for row in json.loads(args.baselines_path.read_text())
+                      if row['method'] != 'ours'}
 
   def log(line):
     print(line, flush=True)

@@ -60,6 +60,37 @@ def test_same_seed_same_output_and_gif(tmp_path, video_path):
   np.testing.assert_array_equal(a, b)
 
 
+def test_diversity_and_noise_pick_the_unit(tmp_path, video_path, capsys):
+  # --diversity counts patch spreads, --noise value units: each equals the
+  # library call with that unit, and more spreads move further from a copy.
+  import jax  # pylint: disable=g-import-not-at-top
+  import vgpnn_jax  # pylint: disable=g-import-not-at-top
+  video, _ = io.read_video(video_path)
+  config = vgpnn_jax.make_config(search='exact', patch_size=(3, 5, 5),
+                                 max_levels=2, num_iters=1)
+  for name, flags, options in (
+      ('high', ['--diversity', 'high'],
+       dict(noise_std=30.0, noise_unit='patch_spread')),
+      ('value', ['--noise', '0.5'], dict(noise_std=0.5, noise_unit='value'))):
+    out = tmp_path / name
+    assert cli.main(['generate', str(video_path), '--out', str(out), '--num',
+                     '1', '--seed', '2'] + _FAST + flags) == 0
+    ours, _ = io.read_video(out / 'variation_000.mp4')
+    options['noise_std'] = (vgpnn_jax.noise.diversity_noise(name)
+                            if name == 'high' else options['noise_std'])
+    expected = vgpnn_jax.generate_batch(jax.random.split(
+        jax.random.key(2), 1), video, config, **options)[0]
+    # Through an H.264 round trip: equal up to the encoding.
+    assert np.abs(ours - np.asarray(expected)).mean() < 0.02, name
+  assert cli.main(['generate', str(video_path), '--out', str(tmp_path / 'x'),
+                   '--diversity', 'medium'] + _FAST) == 2
+  assert "--diversity: diversity must be one of ('low', 'default', 'high')" in (
+      capsys.readouterr().err)
+  with pytest.raises(SystemExit):  # argparse: not both
+    cli.main(['generate', str(video_path), '--out', str(tmp_path / 'y'),
+              '--diversity', 'low', '--noise', '1'])
+
+
 def test_scale_retargets(tmp_path, video_path):
   assert cli.main(['generate', str(video_path), '--out', str(tmp_path),
                    '--num', '1', '--scale', '1,1,1.5', '--noise', '0'] +

@@ -64,10 +64,6 @@ class PatchSpreadTest(parameterized.TestCase):
       noise.patch_spread(video[:2], (3, 5, 5))
 
 
-if __name__ == '__main__':
-  absltest.main()
-
-
 class NoiseUnitTest(absltest.TestCase):
 
   def test_patch_spread_unit_is_that_many_spreads_of_the_coarsest(self):
@@ -83,3 +79,28 @@ class NoiseUnitTest(absltest.TestCase):
     np.testing.assert_allclose(relative, absolute, atol=1e-5)
     with self.assertRaisesRegex(ValueError, 'noise_unit'):
       vgpnn_jax.make_config(noise_unit='contrast')
+
+  def test_default_is_measured_in_patch_spreads_and_images_in_values(self):
+    config = vgpnn_jax.make_config()
+    self.assertEqual((config.noise_unit, config.noise_std),
+                     ('patch_spread', noise.DIVERSITY['default']))
+    image = vgpnn_jax.default_config(num_frames=1)
+    self.assertEqual((image.noise_unit, image.noise_std), ('value', 0.75))
+
+
+class DiversityNoiseTest(absltest.TestCase):
+
+  def test_names_numbers_and_refusals(self):
+    self.assertLess(noise.DIVERSITY['low'], noise.DIVERSITY['default'])
+    self.assertLess(noise.DIVERSITY['default'], noise.DIVERSITY['high'])
+    for name, spreads in noise.DIVERSITY.items():
+      self.assertEqual(noise.diversity_noise(name), spreads)
+    self.assertEqual(noise.diversity_noise('7.5'), 7.5)
+    self.assertEqual(noise.diversity_noise(0), 0.0)
+    for bad in ('medium', '-1', float('nan'), float('inf')):
+      with self.assertRaisesRegex(ValueError, 'diversity'):
+        noise.diversity_noise(bad)
+
+
+if __name__ == '__main__':
+  absltest.main()

@@ -149,12 +149,20 @@ def _build_parser() -> argparse.ArgumentParser:
                    help='random seed; the same seed, input and options give '
                    'the same videos (default: %(default)s)')
   _add_input_options(gen)
-  gen.add_argument(
+  variety = gen.add_mutually_exclusive_group()
+  variety.add_argument(
+      '--diversity', default=None, metavar='LEVEL',
+      help='how far the layouts stray from the input: low, default or high, '
+      'or a number of patch spreads (the noise at the coarsest level over '
+      'the mean distance between the clip\'s own patches: '
+      'vgpnn_jax.noise.DIVERSITY names the three levels, chosen on 14 '
+      'clips, experiments/results/diversity_curve.md); 0 gives no '
+      'variation (retargeting)')
+  variety.add_argument(
       '--noise', type=float, default=None, metavar='SIGMA',
-      help='standard deviation of the noise at the coarsest level, for videos '
-      'in [0, 1] (default: 5.0, chosen by measured diversity and coherence; '
-      'the reference code\'s 5 on [-1, 1] is 2.5 here); more noise gives '
-      'more diverse layouts, 0 none (retargeting)')
+      help='the noise at the coarsest level in value units instead (videos '
+      'in [0, 1]; the reference code\'s 5 on [-1, 1] is 2.5 here; images '
+      'default to 0.75)')
   gen.add_argument(
       '--scale', type=lambda t: _floats(t, 3, '--scale'), default=None,
       metavar='sT,sH,sW',
@@ -327,7 +335,16 @@ def _run_generate(args: argparse.Namespace) -> None:
     raise errors.InputError(f'--num must be at least 1, got {args.num}')
   out_dir = io.ensure_writable_dir(args.out)
   overrides = {'search': args.search}
-  for name, value in (('noise_std', args.noise), ('scale', args.scale),
+  if args.noise is not None:
+    overrides.update(noise_std=args.noise, noise_unit='value')
+  if args.diversity is not None:
+    from vgpnn_jax import noise  # pylint: disable=g-import-not-at-top
+    try:
+      spreads = noise.diversity_noise(args.diversity)
+    except ValueError as e:
+      raise errors.InputError(f'--diversity: {e}') from e
+    overrides.update(noise_std=spreads, noise_unit='patch_spread')
+  for name, value in (('scale', args.scale),
                       ('patch_size', args.patch), ('num_iters', args.iters),
                       ('reduce', args.reduce),
                       ('max_levels', args.levels)):
@@ -419,7 +436,7 @@ def _edit_overrides(args: argparse.Namespace) -> dict:
   if args.level is not None:
     overrides['max_levels'] = args.level
   if args.noise is not None:
-    overrides['noise_std'] = args.noise
+    overrides.update(noise_std=args.noise, noise_unit='value')
   if args.patch is not None:
     overrides['patch_size'] = args.patch
   if args.iters is not None:
