@@ -43,10 +43,11 @@ NOISE_UNITS = ('value', 'patch_spread')
 # `noise_std` above this is refused: far beyond any useful setting (in
 # `noise_unit='patch_spread'` units 10-40 are normal), it drowns the start.
 MAX_NOISE_STD = 1000.0
-# Input values may stray this far outside [0, 1]: a cubic resize of a [0, 1]
-# frame (e.g. `analogy.fit_appearance`) overshoots by up to 0.28 in height and
-# width. Further out the video is in other units (0-255, or -1 to 1).
-VALUE_SLACK = 0.3
+# Input values may stray this far outside [0, 1]: a cubic resize (Keys,
+# a = -0.5) of a [0, 1] video overshoots by up to 0.28 in height and width
+# (e.g. `analogy.fit_appearance`), 0.48 in time too. Further out the video is
+# in other units (0-255, or -1 to 1).
+VALUE_SLACK = 0.5
 
 # `search='auto'` uses the exact search on a level when one exact search costs
 # at most this many flops (about a second on a 2-core CPU), PatchMatch above.
