@@ -280,3 +280,20 @@ def test_no_patch_spans_the_cut_between_joined_videos():
   np.testing.assert_array_equal(
       edit.generation._across_cuts((4,), 8, 6, 3),
       [False, True, True, False])
+
+
+def test_inputs_must_be_finite_and_in_the_unit_range(texture):
+  key = jax.random.key(0)
+  hole = _hole(texture.shape[:3])
+  with pytest.raises(errors.InputError, match='divide 8-bit values'):
+    edit.inpaint(key, texture * 255, hole, **_FAST)
+  broken = texture.copy()
+  broken[1, 2, 3, 0] = np.inf
+  with pytest.raises(errors.InputError, match='the edit holds NaN or inf'):
+    edit.edit(key, texture, broken, **_FAST)
+  with pytest.raises(errors.InputError, match='down to -1'):
+    edit.edit(key, texture, texture, values=texture - 1.5, **_FAST)
+  with pytest.raises(errors.InputError, match='channel axis'):
+    edit.check_video(texture[..., 0], 'video')
+  # A traced video is not checked (and not refused).
+  jax.jit(lambda v: edit.check_video(v, 'video'))(texture * 255)

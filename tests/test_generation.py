@@ -185,6 +185,95 @@ class PlanTest(absltest.TestCase):
     with self.assertRaisesRegex(ValueError, 'search'):
       vgpnn_jax.make_config(search='faiss')
 
+  def test_bad_config_values(self):
+    for noise in (float('nan'), float('inf'), 1e30, -1.0, 1000.5):
+      with self.assertRaisesRegex(ValueError, 'noise_std must be a number '
+                                  'from 0 to 1000'):
+        vgpnn_jax.make_config(noise_std=noise)
+    vgpnn_jax.make_config(noise_std=1000.0, noise_unit='patch_spread')
+    for scale in ((float('nan'), 1, 1), (1, 1, float('inf')), (1, 0, 1),
+                  (1, 1)):
+      with self.assertRaisesRegex(ValueError, 'scale must be three positive '
+                                  'finite'):
+        vgpnn_jax.make_config(scale=scale)
+    for levels in (0, -1):
+      with self.assertRaisesRegex(ValueError, 'max_levels must be >= 1'):
+        vgpnn_jax.make_config(max_levels=levels)
+    with self.assertRaisesRegex(errors.InputError, 'positive finite'):
+      vgpnn_jax.output_sizes([(5, 16, 20)], (1.0, 1.0, float('nan')))
+
+
+
+class InputChecksTest(absltest.TestCase):
+  """What `generate` and `generate_batch` refuse, with which message."""
+
+  def setUp(self):
+    super().setUp()
+    self.video = _video()
+    self.keys = jax.random.split(jax.random.key(42), 3)
+
+  def test_bad_video_values(self):
+    key = jax.random.key(0)
+    bad = {'NaN or infinite': self.video.copy(),
+           'up to 2[0-9.]+, .*divide 8-bit values': self.video * 255,
+           'down to -0?[.0-9]+, .*\\(video \\+ 1\\) / 2': self.video * 2 - 1}
+    bad['NaN or infinite'][0, 0, 0, 0] = np.nan
+    infinite = self.video.copy()
+    infinite[2, 3, 4, 1] = np.inf
+    for message, video in list(bad.items()) + [('NaN or infinite',
+                                                 infinite)]:
+      with self.assertRaisesRegex(errors.InputError, message):
+        vgpnn_jax.generate(key, video, _CONFIG)
+      with self.assertRaisesRegex(errors.InputError, message):
+        vgpnn_jax.generate_batch(self.keys, video, _CONFIG)
+    # A resize's small overshoot passes; traced values are not checked.
+    generation.check_video_values(np.full((3, 4, 4, 3), 1.2, np.float32))
+    generation.check_video_values(np.full((3, 4, 4, 3), -0.2, np.float32))
+    jax.jit(generation.check_video_values)(self.video * 255)
+
+  def test_shape_messages(self):
+    key = jax.random.key(0)
+    with self.assertRaisesRegex(errors.InputError, 'lacks|channel axis'):
+      vgpnn_jax.generate(key, self.video[..., 0])
+    with self.assertRaisesRegex(errors.InputError, 'frame axis'):
+      vgpnn_jax.generate(key, self.video[0])
+    with self.assertRaisesRegex(errors.InputError, 'frame and channel'):
+      vgpnn_jax.generate(key, self.video[0, ..., 0])
+    with self.assertRaisesRegex(errors.InputError, 'empty') as raised:
+      vgpnn_jax.generate(key, self.video[:0])
+    self.assertNotIn('1 frames', str(raised.exception))
+    with self.assertRaisesRegex(errors.InputError, 'empty'):
+      vgpnn_jax.plan_levels((0, 16, 20), _CONFIG)
+
+  def test_bad_keys(self):
+    with self.assertRaisesRegex(TypeError, 'jax.random.key\\(seed\\)'):
+      vgpnn_jax.generate(0, self.video, _CONFIG)
+    with self.assertRaisesRegex(TypeError, 'jax.random.split'):
+      vgpnn_jax.generate_batch(np.arange(3), self.video, _CONFIG)
+    with self.assertRaisesRegex(ValueError, 'jax.random.split'):
+      vgpnn_jax.generate_batch(jax.random.key(0), self.video, _CONFIG)
+    with self.assertRaisesRegex(ValueError, 'use generate_batch'):
+      vgpnn_jax.generate(self.keys, self.video, _CONFIG)
+    # Raw uint32 keys still work, one [2] or a batch [N, 2].
+    raw = jax.random.PRNGKey(42)
+    self.assertEqual(vgpnn_jax.generate(raw, self.video, _CONFIG).shape,
+                     self.video.shape)
+
+  def test_key_for_seed(self):
+    for seed in (0, 1, 12345, 2**31, 2**32 - 1):  # as before: jax's own key
+      np.testing.assert_array_equal(
+          jax.random.key_data(generation.key_for_seed(seed)),
+          jax.random.key_data(jax.random.key(seed)))
+    seeds = (0, 1, 2**32 - 1, 2**32, 2**32 + 1, 2**33, 2**63, 2**64,
+             2**64 + 1, 2**100)
+    data = {tuple(np.asarray(jax.random.key_data(
+        generation.key_for_seed(s)))) for s in seeds}
+    self.assertLen(data, len(seeds))  # all distinct
+    with self.assertRaisesRegex(ValueError, 'seed must be >= 0'):
+      generation.key_for_seed(-1)
+    with self.assertRaises(TypeError):
+      generation.key_for_seed(1.5)
+
 
 if __name__ == '__main__':
   absltest.main()

@@ -515,3 +515,67 @@ def test_default_range_and_reverse(tmp_path):
   write_frames(tmp_path / 'f', coloured_video(4))
   video, _ = vio.read_video(tmp_path / 'f', step=-1)  # start defaults to None
   np.testing.assert_array_equal(frame_ids(video), [3, 2, 1, 0])
+
+
+# ----------------------------------------------------------------------------
+# Issue 22: gaps in a folder's numbering, audio-only files, leaving no folder.
+
+
+def test_folder_with_a_numbering_gap_warns(tmp_path):
+  video = coloured_video(6)
+  folder = tmp_path / 'frames'
+  folder.mkdir()
+  for frame, number in zip(video, (1, 2, 3, 7, 8, 10)):
+    Image.fromarray(np.rint(frame * 255).astype(np.uint8)).save(
+        folder / f'shot_{number:04d}.png')
+  with pytest.warns(UserWarning, match=r'no frame 4-6, 9 between 1 and 10 '
+                    r'\(4 missing\)') as caught:
+    read, _ = vio.read_video(folder)
+  assert caught[0].category.__name__ == 'InputWarning'
+  assert list(frame_ids(read)) == list(range(6))  # still read, in order
+  # Only the frames read count: 1..3 have no gap.
+  import warnings  # pylint: disable=g-import-not-at-top
+  with warnings.catch_warnings():
+    warnings.simplefilter('error')
+    vio.read_video(folder, stop=3)
+    write_frames(tmp_path / 'plain', video)  # 1.png ... 6.png
+    vio.read_video(tmp_path / 'plain')
+
+
+def test_audio_only_file_has_no_video_stream(tmp_path):
+  import subprocess  # pylint: disable=g-import-not-at-top
+  import imageio_ffmpeg  # pylint: disable=g-import-not-at-top
+  path = tmp_path / 'sound.mp4'
+  subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), '-y', '-f', 'lavfi', '-i',
+                  'sine=frequency=440:duration=1', '-c:a', 'aac', str(path)],
+                 capture_output=True, check=True)
+  with pytest.raises(InputError) as raised:
+    vio.read_video(path)
+  message = str(raised.value)
+  assert 'has no video stream (only audio)' in message
+  assert 'time=' not in message and '\n' not in message
+
+
+def test_ffmpeg_reason_skips_progress_lines():
+  log = 'Input #0, mov\nsomething failed here\nsize=N/A time=00:00:01.00 x\n'
+  assert vio._ffmpeg_reason(log) == 'something failed here'  # pylint: disable=protected-access
+
+
+def test_check_writable_dir_leaves_no_folder(tmp_path):
+  target = tmp_path / 'a' / 'b' / 'c'
+  assert vio.check_writable_dir(target) == target
+  assert os.listdir(tmp_path) == []  # made to try, then removed
+  (tmp_path / 'kept').mkdir()
+  assert vio.check_writable_dir(tmp_path / 'kept') == tmp_path / 'kept'
+  assert os.listdir(tmp_path / 'kept') == []
+  (tmp_path / 'file').write_text('x')
+  with pytest.raises(InputError, match=r"'.*file/sub'.*--out"):
+    vio.check_writable_dir(tmp_path / 'file' / 'sub')
+  assert sorted(os.listdir(tmp_path)) == ['file', 'kept']
+
+
+def test_uint8_conversion_frame_by_frame_is_unchanged():
+  rng = np.random.default_rng(0)
+  video = rng.uniform(-0.2, 1.2, (3, 5, 7, 3)).astype(np.float32)
+  want = np.rint(np.clip(video, 0.0, 1.0) * 255.0).astype(np.uint8)
+  np.testing.assert_array_equal(vio._to_uint8(video, 'x'), want)  # pylint: disable=protected-access

@@ -103,14 +103,40 @@ class EvaluateVideosTest(parameterized.TestCase):
 
   def test_rejects_bad_input(self):
     reference, outputs = videos()
-    with self.assertRaisesRegex(errors.InputError, 'smaller than the'):
+    # What the metrics need, not a patch size the command line cannot set.
+    with self.assertRaisesRegex(errors.InputError,
+                                'needs at least 3 frames; evaluate videos, '
+                                'not single images'):
       report.evaluate_videos(reference, [outputs[0][:2]],
                              key=jax.random.key(0), **OPTIONS)
+    with self.assertRaisesRegex(errors.InputError, 'at least 5x5 pixels'):
+      report.evaluate_videos(reference, [outputs[0][:, :4]],
+                             key=jax.random.key(0), **OPTIONS)
+    with self.assertRaisesRegex(errors.InputError, 'max_patches must be'):
+      report.evaluate_videos(reference, outputs, key=jax.random.key(0),
+                             max_patches=-5, **OPTIONS)
     with self.assertRaisesRegex(errors.InputError, 'at least one'):
       report.evaluate_videos(reference, [], key=jax.random.key(0))
     with self.assertRaisesRegex(errors.InputError, r'\[T, H, W, 3\]'):
       report.evaluate_videos(reference, [outputs[0][0]],
                              key=jax.random.key(0))
+
+  def test_warns_of_outputs_of_another_scale(self):
+    self.assertIsNone(report.size_warning((4, 12, 14), [(4, 10, 12),
+                                                        (2, 24, 28)]))
+    warning = report.size_warning((13, 144, 256), [(6, 32, 58)] * 2)
+    self.assertIn('6x32x58', warning)
+    self.assertIn('13x144x256', warning)
+    self.assertIn('not comparable', warning)
+    self.assertIn('max_size=32', warning)
+    rng = np.random.default_rng(3)
+    reference = rng.random((4, 30, 34, 3), np.float32)
+    outputs = [rng.random((4, 10, 12, 3), np.float32)]
+    with self.assertWarnsRegex(errors.InputWarning, '4x10x12.*4x30x34'):
+      results = report.evaluate_videos(reference, outputs,
+                                       key=jax.random.key(0),
+                                       max_patches=64, **OPTIONS)
+    self.assertIn('not comparable', results['warning'])
 
 
 class EvaluateFilesTest(absltest.TestCase):

@@ -5,20 +5,47 @@ video, written under `outputs/` with a side-by-side grid.
 
 Bad input (a missing or corrupt file, a video too small for the patch, a scale
 that leaves no room for a patch, a mask or edit of another size, an empty
-mask, an unwritable folder) prints one line naming the problem and the fix,
-exits with status 2 and writes nothing.
+mask, an unwritable folder, an output that exists already) prints one line
+naming the problem and the fix, exits with status 2 and writes nothing: the
+output folder is made only when the first file is written.
+
+An output never replaces an input. An existing output is replaced only with
+`--overwrite`, which also removes the command's numbered outputs beyond this
+run's `--num` (e.g. a stale variation_001.mp4 beside a new single variation),
+matched by name exactly; nothing else in the folder is touched.
+
+SIGTERM is handled as Ctrl-C: the file being written is removed (writes go
+through a temporary file) and the exit status is 143 (130 for Ctrl-C).
 """
 
 import argparse
+import contextlib
 import os
 import pathlib
+import re
+import signal
 import sys
 import time
+import warnings
 from typing import Sequence
 
 SAMPLE_VIDEO = pathlib.Path(__file__).parent / 'data' / 'bunny.mp4'
 DEFAULT_OUT = pathlib.Path('outputs')
 EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT
+EXIT_TERMINATED = 143  # 128 + SIGTERM
+OUTPUT_FORMATS = ('mp4', 'gif', 'png')  # what the commands write
+
+# The `Config` fields the options set, named as the options in messages.
+_CONFIG_FLAGS = {'noise_std': '--noise', 'scale': '--scale',
+                 'patch_size': '--patch', 'num_iters': '--iters',
+                 'max_levels': '--levels', 'alpha': '--alpha',
+                 'reduce': '--reduce', 'search': '--search'}
+_SEED_HELP = ('random seed, a whole number >= 0 (negative seeds are refused); '
+              'every seed gives its own outputs')
+_OVERWRITE_HELP = ('replace outputs already in DIR, and remove this '
+                   'command\'s numbered outputs beyond --num there; an input '
+                   'is never replaced')
 
 
 def _floats(text: str, count: int, name: str) -> tuple[float, ...]:
@@ -95,14 +122,17 @@ def _add_edit_options(parser: argparse.ArgumentParser, what: str,
   parser.add_argument('--num', type=int, default=1, metavar='N',
                       help=f'number of {what} (default: %(default)s)')
   parser.add_argument('--seed', type=int, default=0, metavar='S',
-                      help='random seed (default: %(default)s)')
+                      help=_SEED_HELP + ' (default: %(default)s)')
+  parser.add_argument('--overwrite', action='store_true',
+                      help=_OVERWRITE_HELP)
   _add_input_options(parser)
   parser.add_argument(
       '--level', type=int, default=None, metavar='L',
       help='pyramid levels used, the coarsest being where the start enters: '
       f'more changes more (default: {levels})')
   parser.add_argument('--noise', type=float, default=None, metavar='SIGMA',
-                      help='noise added to the start (default: 0)')
+                      help='noise added to the start, from 0 to 1000 '
+                      '(default: 0)')
   parser.add_argument(
       '--patch', type=lambda t: _ints(t, 3, '--patch'), default=None,
       metavar='pT,pH,pW',
@@ -146,8 +176,9 @@ def _build_parser() -> argparse.ArgumentParser:
   gen.add_argument('--num', type=int, default=4, metavar='N',
                    help='number of variations (default: %(default)s)')
   gen.add_argument('--seed', type=int, default=0, metavar='S',
-                   help='random seed; the same seed, input and options give '
+                   help=_SEED_HELP + '; the same seed, input and options give '
                    'the same videos (default: %(default)s)')
+  gen.add_argument('--overwrite', action='store_true', help=_OVERWRITE_HELP)
   _add_input_options(gen)
   variety = gen.add_mutually_exclusive_group()
   variety.add_argument(
@@ -160,9 +191,9 @@ def _build_parser() -> argparse.ArgumentParser:
       'variation (retargeting)')
   variety.add_argument(
       '--noise', type=float, default=None, metavar='SIGMA',
-      help='the noise at the coarsest level in value units instead (videos '
-      'in [0, 1]; the reference code\'s 5 on [-1, 1] is 2.5 here; images '
-      'default to 0.75)')
+      help='the noise at the coarsest level in value units instead, from 0 '
+      'to 1000 (videos in [0, 1]; the reference code\'s 5 on [-1, 1] is 2.5 '
+      'here; images default to 0.75)')
   gen.add_argument(
       '--scale', type=lambda t: _floats(t, 3, '--scale'), default=None,
       metavar='sT,sH,sW',
@@ -289,6 +320,8 @@ def _build_parser() -> argparse.ArgumentParser:
   mk.add_argument('--out', required=True, metavar='FILE',
                   help='the sketch to write (.mp4, .gif, or .png for one '
                   'frame)')
+  mk.add_argument('--overwrite', action='store_true',
+                  help='replace FILE if it exists (never an input)')
   _add_input_options(mk)
 
   ev = commands.add_parser(
@@ -304,7 +337,8 @@ def _build_parser() -> argparse.ArgumentParser:
                   help='query patches sampled per video for coherence and '
                   'completeness (default: %(default)s; 0: all)')
   ev.add_argument('--seed', type=int, default=0, metavar='S',
-                  help='seed of the patch sampling (default: %(default)s)')
+                  help='seed of the patch sampling, a whole number >= 0 '
+                  '(default: %(default)s)')
   return parser
 
 
@@ -322,6 +356,108 @@ def _enable_compilation_cache() -> None:
   jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.2)
 
 
+def _check_seed(seed: int) -> None:
+  from vgpnn_jax import errors  # pylint: disable=g-import-not-at-top
+  if seed < 0:
+    raise errors.InputError(f'--seed must be >= 0, got {seed}; any whole '
+                            f'number from 0 up gives its own outputs')
+
+
+def _seed_keys(seed: int, num: int):
+  """[num] keys from --seed; seeds below 2**32 give `jax.random.key`'s."""
+  import jax  # pylint: disable=g-import-not-at-top
+  from vgpnn_jax import generation  # pylint: disable=g-import-not-at-top
+  return jax.random.split(generation.key_for_seed(seed), num)
+
+
+def _checked_config(overrides: dict, level_flag: str = '--levels') -> None:
+  """Checks `Config` overrides before any reading; messages name the flags."""
+  from vgpnn_jax import errors  # pylint: disable=g-import-not-at-top
+  from vgpnn_jax import generation  # pylint: disable=g-import-not-at-top
+  try:
+    generation.make_config(**overrides)
+  except ValueError as e:
+    message = str(e)
+    for field, flag in _CONFIG_FLAGS.items():
+      flag = level_flag if field == 'max_levels' else flag
+      message = re.sub(rf'\b{field}\b', flag, message)
+    raise errors.InputError(message) from e
+
+
+def _input_files(paths: Sequence[str | None]) -> list[pathlib.Path]:
+  """The files a run reads: each path given, every file of a folder."""
+  files = []
+  for path in paths:
+    if path is None:
+      continue
+    path = pathlib.Path(path).expanduser()
+    if path.is_dir():
+      files.extend(f for f in path.iterdir() if f.is_file())
+    elif path.exists():
+      files.append(path)
+  return files
+
+
+def _same_file(a: pathlib.Path, b: pathlib.Path) -> bool:
+  """Whether two paths name one file (also through links)."""
+  try:
+    return a.resolve() == b.resolve() or (
+        a.exists() and b.exists() and os.path.samefile(a, b))
+  except OSError:
+    return False
+
+
+def _check_targets(paths: Sequence[pathlib.Path],
+                   inputs: Sequence[pathlib.Path], overwrite: bool,
+                   where: str = 'another --out folder') -> None:
+  """InputError when a file to write is an input, or exists (unless
+  `overwrite`)."""
+  from vgpnn_jax import errors  # pylint: disable=g-import-not-at-top
+  for path in paths:
+    for source in inputs:
+      if _same_file(path, source):
+        raise errors.InputError(
+            f"the output '{path}' would replace the input '{source}'; "
+            f'choose {where} (an output never replaces an input, even with '
+            f'--overwrite)')
+  for path in paths:
+    if path.is_dir():
+      raise errors.InputError(f"cannot write '{path}': it is a folder; "
+                              f'choose {where}')
+    if not overwrite and (path.exists() or path.is_symlink()):
+      raise errors.InputError(
+          f"'{path}' already exists; pass --overwrite to replace it, or "
+          f'choose {where}')
+
+
+def _plan_outputs(args: argparse.Namespace, out_dir: pathlib.Path, name: str,
+                  frames: int, inputs: Sequence[str | None]):
+  """The files a run will write, checked, and the stale ones to remove.
+
+  Returns:
+    (paths, stale): DIR/<name>_000.<fmt> ... DIR/grid.<fmt> (PNG for
+    one-frame outputs), and with --overwrite the files DIR/<name>_NNN.<any
+    of OUTPUT_FORMATS> numbered from --num up (named exactly as this command
+    names its outputs, and no input).
+  """
+  fmt = 'png' if frames == 1 else args.format
+  paths = [out_dir / f'{name}_{index:03d}.{fmt}' for index in range(args.num)]
+  paths.append(out_dir / f'grid.{fmt}')
+  sources = _input_files(inputs)
+  _check_targets(paths, sources, args.overwrite)
+  stale = []
+  if args.overwrite and out_dir.is_dir():
+    pattern = re.compile(rf'{re.escape(name)}_(\d{{3,}})\.'
+                         rf'(?:{"|".join(OUTPUT_FORMATS)})')
+    for path in sorted(out_dir.iterdir()):
+      match = pattern.fullmatch(path.name)
+      if (match and match[1] == f'{int(match[1]):03d}' and
+          int(match[1]) >= args.num and path.is_file() and
+          not any(_same_file(path, source) for source in sources)):
+        stale.append(path)
+  return paths, stale
+
+
 def _run_generate(args: argparse.Namespace) -> None:
   import jax  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
@@ -333,7 +469,10 @@ def _run_generate(args: argparse.Namespace) -> None:
   say = (lambda *a: None) if args.quiet else print
   if args.num < 1:
     raise errors.InputError(f'--num must be at least 1, got {args.num}')
-  out_dir = io.ensure_writable_dir(args.out)
+  if args.levels is not None and args.levels < 1:
+    raise errors.InputError(f'--levels must be at least 1, got {args.levels}')
+  _check_seed(args.seed)
+  out_dir = io.check_writable_dir(args.out)
   overrides = {'search': args.search}
   if args.noise is not None:
     overrides.update(noise_std=args.noise, noise_unit='value')
@@ -351,10 +490,7 @@ def _run_generate(args: argparse.Namespace) -> None:
     if value is not None:
       overrides[name] = value
   overrides.update(alpha_overrides(args.alpha))
-  try:
-    generation.make_config(**overrides)  # bad options before reading
-  except ValueError as e:
-    raise errors.InputError(str(e)) from e
+  _checked_config(overrides)  # bad options before reading
   start = time.perf_counter()
   first, stop, step = args.frames
   video, fps = io.read_video(args.input, max_size=args.max_size, start=first,
@@ -364,6 +500,8 @@ def _run_generate(args: argparse.Namespace) -> None:
       generation.default_config(video.shape[0], args.scale or (1, 1, 1)),
       **overrides)
   levels = generation.plan_levels(video.shape[:3], config)
+  paths, stale = _plan_outputs(args, out_dir, 'variation',
+                               levels[0].output_size[0], [args.input])
   # Refuse up front, with a smaller request to try, what cannot fit.
   memory.check_fits(levels, video.shape[3], args.num,
                     chunk_size=config.chunk_size, config=config)
@@ -372,13 +510,13 @@ def _run_generate(args: argparse.Namespace) -> None:
       f'{video.shape[1]}x{video.shape[2]} at {fps:g} fps; '
       f'{args.num} output(s) of {t} frames of {h}x{w}, {len(levels)} levels')
   _enable_compilation_cache()
-  keys = jax.random.split(jax.random.key(args.seed), args.num)
+  keys = _seed_keys(args.seed, args.num)
   outputs = generation.generate_batch(
       keys, video, config, progress=generation.Timer(say))
   outputs = np.asarray(jax.device_get(outputs))
   gen_seconds = time.perf_counter() - start
-  _write_results(out_dir, 'variation', outputs, [video], fps, args.format,
-                 start, gen_seconds, 'the input beside the outputs')
+  _write_results(out_dir, paths, stale, outputs, [video], fps, start,
+                 gen_seconds, 'the input beside the outputs', 'variation')
 
 
 def _read(path: str, args: argparse.Namespace):
@@ -430,8 +568,7 @@ def _edit_overrides(args: argparse.Namespace) -> dict:
     raise errors.InputError(f'--num must be at least 1, got {args.num}')
   if args.level is not None and args.level < 1:
     raise errors.InputError(f'--level must be at least 1, got {args.level}')
-  if args.noise is not None and args.noise < 0:
-    raise errors.InputError(f'--noise must be >= 0, got {args.noise}')
+  _check_seed(args.seed)
   overrides = {'search': args.search}
   if args.level is not None:
     overrides['max_levels'] = args.level
@@ -443,6 +580,7 @@ def _edit_overrides(args: argparse.Namespace) -> dict:
     if args.iters < 1:
       raise errors.InputError(f'--iters must be at least 1, got {args.iters}')
     overrides['num_iters'] = args.iters
+  _checked_config(overrides, '--level')
   return overrides
 
 
@@ -457,7 +595,7 @@ def _run_edit(args: argparse.Namespace) -> None:
 
   say = (lambda *a: None) if args.quiet else print
   overrides = _edit_overrides(args)
-  out_dir = io.ensure_writable_dir(args.out)
+  out_dir = io.check_writable_dir(args.out)
   start = time.perf_counter()
   if args.command == 'inpaint':
     video, fps = _read(args.input, args)
@@ -472,6 +610,7 @@ def _run_edit(args: argparse.Namespace) -> None:
       config = config._replace(max_levels=edit.usable_levels(
           np.asarray(mask, bool), video, config))
     plan_video, what = video, 'fill(s)'
+    inputs = [args.input, args.mask, args.cue]
   else:
     if args.with_original and args.values is None:
       raise errors.InputError('--with-original needs --values OTHER')
@@ -495,21 +634,24 @@ def _run_edit(args: argparse.Namespace) -> None:
                                      video.shape[0])
     plan_video = video if values is None else values
     what = 'result(s)'
+    inputs = [args.original, args.edited, args.mask, args.values]
   levels = generation.plan_levels(plan_video.shape[:3], config,
                                   plan_video.shape[3])
+  paths, stale = _plan_outputs(args, out_dir, args.command, video.shape[0],
+                               inputs)
   memory.check_fits(levels, video.shape[3], args.num,
                     chunk_size=config.chunk_size, config=config)
   say(f'input {getattr(args, "input", None) or args.original}: '
       f'{video.shape[0]} frames of {video.shape[1]}x{video.shape[2]} at '
       f'{fps:g} fps; {args.num} {what}, {len(levels)} levels')
   _enable_compilation_cache()
-  keys = jax.random.split(jax.random.key(args.seed), args.num)
+  keys = _seed_keys(args.seed, args.num)
   outputs = run(keys, generation.Timer(say))
   outputs = np.asarray(jax.device_get(outputs))
   gen_seconds = time.perf_counter() - start
-  _write_results(out_dir, args.command, outputs, panels, fps, args.format,
-                 start, gen_seconds, 'the input and region beside the '
-                 'outputs' if args.command == 'inpaint' else
+  _write_results(out_dir, paths, stale, outputs, panels, fps, start,
+                 gen_seconds, 'the input and region beside the outputs' if
+                 args.command == 'inpaint' else
                  'the original and edit beside the outputs', 'output')
 
 
@@ -535,7 +677,7 @@ def _run_analogy(args: argparse.Namespace) -> None:
       raise errors.InputError(
           f'--cue-levels must be >= 0, got {args.cue_levels}')
     options['cue_levels'] = args.cue_levels
-  out_dir = io.ensure_writable_dir(args.out)
+  out_dir = io.check_writable_dir(args.out)
   start = time.perf_counter()
   structure_path = getattr(args, 'structure', None) or args.sketch
   structure, fps = _read(structure_path, args)
@@ -563,6 +705,9 @@ def _run_analogy(args: argparse.Namespace) -> None:
   config = analogy.render_config(structure.shape[:3], fitted.shape[:3],
                                  defaults, None, overrides)
   levels = generation.plan_levels(fitted.shape[:3], config, fitted.shape[3])
+  paths, stale = _plan_outputs(args, out_dir, args.command,
+                               structure.shape[0],
+                               [structure_path, args.appearance])
   memory.check_fits(levels, fitted.shape[3] + 1, args.num,
                     chunk_size=config.chunk_size, config=config)
   say(f'structure {structure_path}: {structure.shape[0]} frames of '
@@ -570,15 +715,15 @@ def _run_analogy(args: argparse.Namespace) -> None:
       f'appearance {args.appearance}; {args.num} result(s), {len(levels)} '
       f'levels')
   _enable_compilation_cache()
-  keys = jax.random.split(jax.random.key(args.seed), args.num)
+  keys = _seed_keys(args.seed, args.num)
   render = analogy.sketch if args.command == 'sketch' else analogy.analogy
   # The fitted appearance: `fit_appearance` leaves it as it is.
   outputs = render(keys, structure, fitted, progress=generation.Timer(say),
                    **options, **overrides)
   outputs = np.asarray(jax.device_get(outputs))
   gen_seconds = time.perf_counter() - start
-  _write_results(out_dir, args.command, outputs, [structure, fitted], fps,
-                 args.format, start, gen_seconds,
+  _write_results(out_dir, paths, stale, outputs, [structure, fitted], fps,
+                 start, gen_seconds,
                  f'the {"structure" if args.command == "analogy" else "sketch"}'
                  ' and appearance beside the outputs', 'output')
 
@@ -590,6 +735,10 @@ def _run_make_sketch(args: argparse.Namespace) -> None:
   if (args.input is None) == (args.disc is None):
     raise errors.InputError('make-sketch takes INPUT or --disc TxHxW (one '
                             'of them)')
+  out = pathlib.Path(args.out).expanduser()
+  _check_targets([out], _input_files([args.input]), args.overwrite,
+                 'another --out FILE')
+  io.check_writable_dir(out.parent)
   fps = 10.0
   if args.disc is not None:
     parts = args.disc.lower().split('x')
@@ -621,33 +770,39 @@ def _run_make_sketch(args: argparse.Namespace) -> None:
         f'with: python -m vgpnn_jax sketch {args.out} APPEARANCE')
 
 
-def _write_results(out_dir, name, outputs, panels, fps, fmt, start,
-                   gen_seconds, grid_shows, noun=None):
-  """Writes DIR/<name>_NNN.<fmt> (PNG for images) and DIR/grid.<fmt>."""
+def _write_results(out_dir, paths, stale, outputs, panels, fps, start,
+                   gen_seconds, grid_shows, noun):
+  """Writes `paths` (`_plan_outputs`: one per output, then the grid), then
+  removes the `stale` outputs."""
   from vgpnn_jax import io  # pylint: disable=g-import-not-at-top
-  noun = noun or name
-  if outputs.shape[1] == 1:
-    fmt = 'png'
-  paths = []
-  for index, output in enumerate(outputs):
-    path = out_dir / f'{name}_{index:03d}.{fmt}'
+  *numbered, grid_path = paths
+  assert len(numbered) == len(outputs), (len(numbered), len(outputs))
+  for path, output in zip(numbered, outputs):
     io.write_video(path, output, fps=fps)
-    paths.append(path)
-  grid_path = out_dir / f'grid.{fmt}'
   io.write_video(grid_path, io.make_grid(list(panels) + list(outputs)),
                  fps=fps)
-  print(f'wrote {len(paths)} {noun}(s) and {grid_path.name} to {out_dir}/ '
+  for path in stale:
+    with contextlib.suppress(FileNotFoundError):
+      path.unlink()
+  removed = (f'; removed {len(stale)} stale output(s) numbered from '
+             f'{len(numbered):03d}' if stale else '')
+  print(f'wrote {len(numbered)} {noun}(s) and {grid_path.name} to {out_dir}/ '
         f'in {time.perf_counter() - start:.1f} s (generation '
-        f'{gen_seconds:.1f} s); open {grid_path} to see {grid_shows}')
+        f'{gen_seconds:.1f} s){removed}; open {grid_path} to see '
+        f'{grid_shows}')
 
 
 def _run_evaluate(args: argparse.Namespace) -> None:
+  from vgpnn_jax import errors  # pylint: disable=g-import-not-at-top
   from vgpnn_jax import report  # pylint: disable=g-import-not-at-top
   first, stop, step = args.frames
   if step != 1:
-    from vgpnn_jax import errors  # pylint: disable=g-import-not-at-top
     raise errors.InputError('evaluate takes --frames START:STOP without a '
                             'step; drop the step')
+  if args.max_patches < 0:
+    raise errors.InputError(f'--max-patches must be >= 0 (0: all patches), '
+                            f'got {args.max_patches}')
+  _check_seed(args.seed)
   results = report.evaluate_files(
       args.input, args.outputs, max_size=args.max_size, start=first or 0,
       stop=stop, max_patches=args.max_patches or None, seed=args.seed)
@@ -655,12 +810,63 @@ def _run_evaluate(args: argparse.Namespace) -> None:
       results))
 
 
+class _Terminated(KeyboardInterrupt):
+  """SIGTERM, raised where Python runs next, as Ctrl-C raises
+  KeyboardInterrupt: the same clean-up runs (a partly written file is
+  removed)."""
+
+
+def _raise_terminated(signum, frame):
+  del signum, frame
+  raise _Terminated()
+
+
+@contextlib.contextmanager
+def _handling_sigterm():
+  """SIGTERM raises `_Terminated` inside the block; the old handler after."""
+  try:
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+  except ValueError:  # not the main thread: signals are not ours to set
+    previous = None
+  try:
+    yield
+  finally:
+    if previous is not None:
+      signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def _input_warnings_as_lines():
+  """Prints each `errors.InputWarning` as one 'warning: ...' line."""
+  from vgpnn_jax import errors  # pylint: disable=g-import-not-at-top
+  with warnings.catch_warnings():
+    show = warnings.showwarning
+
+    def show_line(message, category, *args, **kwargs):
+      if issubclass(category, errors.InputWarning):
+        print(f'warning: {message}', file=sys.stderr)
+      else:
+        show(message, category, *args, **kwargs)
+
+    warnings.simplefilter('always', errors.InputWarning)
+    warnings.showwarning = show_line
+    yield
+
+
 def main(argv: Sequence[str] | None = None) -> int:
   """Runs the command line; returns the exit status."""
-  from vgpnn_jax import errors  # pylint: disable=g-import-not-at-top
   parser = _build_parser()
   argv = list(sys.argv[1:] if argv is None else argv)
-  args = parser.parse_args(argv or ['generate'])
+  # The main job (no arguments) may be rerun: it replaces its own outputs in
+  # outputs/ (only the numbered variations and the grid, never an input).
+  args = parser.parse_args(argv or ['generate', '--overwrite'])
+  with _handling_sigterm(), _input_warnings_as_lines():
+    return _dispatch(args)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+  """Runs a parsed command; returns the exit status."""
+  from vgpnn_jax import errors  # pylint: disable=g-import-not-at-top
   try:
     if args.command == 'evaluate':
       _run_evaluate(args)
@@ -675,7 +881,10 @@ def main(argv: Sequence[str] | None = None) -> int:
   except errors.InputError as e:
     print(f'error: {e}', file=sys.stderr)
     return EXIT_BAD_INPUT
+  except _Terminated:
+    print('terminated', file=sys.stderr)
+    return EXIT_TERMINATED
   except KeyboardInterrupt:
     print('interrupted', file=sys.stderr)
-    return 130
+    return EXIT_INTERRUPTED
   return 0

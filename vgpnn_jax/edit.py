@@ -51,12 +51,22 @@ CUE_TOLERANCE = 0.1
 
 
 def check_video(video: Any, name: str) -> jax.Array:
-  """`video` as float32 [T, H, W, C]; InputError naming it otherwise."""
+  """`video` as float32 [T, H, W, C]; InputError naming it otherwise.
+
+  Concrete values must be finite and in [0, 1]
+  (`generation.check_video_values`); a traced video is not checked.
+  """
   video = jnp.asarray(video)
   if video.ndim != 4 or not jnp.issubdtype(video.dtype, jnp.floating):
+    lacks = ('' if video.ndim == 4 else
+             f': {generation.missing_axes(video.shape)}')
     raise errors.InputError(
         f'the {name} must be a float video [frames, height, width, channels] '
-        f'in [0, 1], got shape {video.shape} dtype {video.dtype}')
+        f'in [0, 1], got shape {video.shape} dtype {video.dtype}{lacks}')
+  if 0 in video.shape:
+    raise errors.InputError(
+        f'the {name} is empty (shape {video.shape}); give at least one frame')
+  generation.check_video_values(video, f'the {name}')
   return video.astype(jnp.float32)
 
 

@@ -17,6 +17,8 @@ vmap level by level, which also reports progress.
 
 import concurrent.futures
 import functools
+import math
+import operator
 import os
 import time
 from typing import Callable, NamedTuple, Sequence
@@ -37,6 +39,15 @@ from vgpnn_jax import resampling as resize_lib
 
 SEARCH_MODES = ('auto', 'exact', 'patchmatch')
 NOISE_UNITS = ('value', 'patch_spread')
+
+# `noise_std` above this is refused: far beyond any useful setting (in
+# `noise_unit='patch_spread'` units 10-40 are normal), it drowns the start.
+MAX_NOISE_STD = 1000.0
+# Input values may stray this far outside [0, 1]: a cubic resize (Keys,
+# a = -0.5) of a [0, 1] video overshoots by up to 0.28 in height and width
+# (e.g. `analogy.fit_appearance`), 0.48 in time too. Further out the video is
+# in other units (0-255, or -1 to 1).
+VALUE_SLACK = 0.5
 
 # `search='auto'` uses the exact search on a level when one exact search costs
 # at most this many flops (about a second on a 2-core CPU), PatchMatch above.
@@ -193,8 +204,19 @@ def make_config(config: Config | None = None, **overrides) -> Config:
   if config.search not in SEARCH_MODES:
     raise ValueError(f'search must be one of {SEARCH_MODES}, got '
                      f'{config.search!r}')
-  if config.noise_std < 0:
-    raise ValueError(f'noise_std must be >= 0, got {config.noise_std}')
+  if not 0 <= config.noise_std <= MAX_NOISE_STD:  # also refuses NaN
+    raise ValueError(f'noise_std must be a number from 0 to '
+                     f'{MAX_NOISE_STD:g}, got {config.noise_std}')
+  try:
+    scale = tuple(float(s) for s in config.scale)
+  except (TypeError, ValueError):
+    scale = ()
+  if len(scale) != 3 or not all(math.isfinite(s) and s > 0 for s in scale):
+    raise ValueError(f'scale must be three positive finite numbers '
+                     f'(sT, sH, sW), got {config.scale}')
+  if config.max_levels is not None and not config.max_levels >= 1:
+    raise ValueError(f'max_levels must be >= 1 or None, got '
+                     f'{config.max_levels}')
   if config.noise_unit not in NOISE_UNITS:
     raise ValueError(f'noise_unit must be one of {NOISE_UNITS}, got '
                      f'{config.noise_unit!r}')
@@ -215,7 +237,7 @@ def make_config(config: Config | None = None, **overrides) -> Config:
       search='exact' if config.search == 'auto' else config.search,
       # Checked where it can act: PatchMatch levels run without it.
       alpha=None if config.search == 'patchmatch' else config.alpha))
-  return config._replace(scale=tuple(float(s) for s in config.scale),
+  return config._replace(scale=scale,
                          finest_iters=tuple(int(j)
                                             for j in config.finest_iters))
 
@@ -238,6 +260,10 @@ def plan_levels(size: Sequence[int], config: Config,
   """
   size = tuple(int(s) for s in size)
   patch = patch_size_for(config, size[0])
+  if min(size) < 1:
+    raise errors.InputError(
+        f'the video is empty: {size[0]} frame(s) of {size[1]}x{size[2]} '
+        f'pixels; give at least one frame (check --frames)')
   if size[0] < patch[0]:
     raise errors.InputError(
         f'the video has {size[0]} frame(s), fewer than the {patch[0]}-frame '
@@ -280,17 +306,121 @@ def plan_levels(size: Sequence[int], config: Config,
   return levels
 
 
+def missing_axes(shape: tuple[int, ...]) -> str:
+  """What a video of `shape` (not 4-D) lacks, and how to add it."""
+  if len(shape) == 3 and shape[-1] in (1, 3, 4):
+    return ('it looks like one [H, W, C] image: add the frame axis '
+            '(video[None])')
+  if len(shape) == 3:
+    return ('it looks like a [T, H, W] grey video: add the channel axis '
+            '(video[..., None], or np.repeat(video[..., None], 3, -1) for RGB)')
+  if len(shape) == 2:
+    return ('it looks like one [H, W] grey image: add the frame and channel '
+            'axes (video[None, ..., None])')
+  return 'give a [frames, height, width, channels] array'
+
+
+def check_video_values(video: jax.Array, what: str = 'the video') -> None:
+  """Raises `InputError` unless `video`'s values are finite and in [0, 1].
+
+  Values up to `VALUE_SLACK` outside [0, 1] pass (a cubic resize overshoots a
+  little). A traced video (under `jax.jit`) is not checked: its values are
+  unknown, and the check must not make the caller untraceable.
+
+  Args:
+    video: [T, H, W, C] float array.
+    what: the video's name in the message.
+  """
+  if isinstance(video, jax.core.Tracer) or video.size == 0:
+    return
+  # jnp.min and jnp.max do not always propagate a NaN (XLA:CPU).
+  finite, low, high = jax.device_get((jnp.all(jnp.isfinite(video)),
+                                      jnp.min(video), jnp.max(video)))
+  low, high = float(low), float(high)
+  if not finite:
+    raise errors.InputError(
+        f'{what} holds NaN or infinite values; give finite values in [0, 1] '
+        f'(e.g. np.nan_to_num, or fix the computation that made them)')
+  if high > 1 + VALUE_SLACK:
+    raise errors.InputError(
+        f'{what} has values up to {high:g}, but videos are floats in [0, 1]; '
+        f'divide 8-bit values (0-255) by 255')
+  if low < -VALUE_SLACK:
+    raise errors.InputError(
+        f'{what} has values down to {low:g}, but videos are floats in [0, 1]; '
+        f'map a [-1, 1] video to it with (video + 1) / 2, or clip')
+
+
 def _check_video(video: jax.Array) -> jax.Array:
   video = jnp.asarray(video)
   if video.ndim != 4:
     raise errors.InputError(
         f'expected a video of shape [frames, height, width, channels], got '
-        f'shape {video.shape}; add a frame axis for a single image')
+        f'shape {video.shape}: {missing_axes(video.shape)}')
   if not jnp.issubdtype(video.dtype, jnp.floating):
     raise errors.InputError(
         f'expected a float video in [0, 1], got dtype {video.dtype}; divide '
         f'uint8 frames by 255')
+  if 0 in video.shape:
+    raise errors.InputError(
+        f'the video is empty (shape {video.shape}); give at least one frame '
+        f'of at least one pixel and channel')
+  check_video_values(video)
   return video.astype(jnp.float32)
+
+
+def _check_key(key, batched: bool) -> jax.Array:
+  """`key` as a key array: one key, or [N] keys when `batched`.
+
+  Takes new-style keys (`jax.random.key`) and raw uint32 ones
+  (`jax.random.PRNGKey`: one is [2]).
+
+  Raises:
+    TypeError: `key` is not a PRNG key (e.g. an int seed).
+    ValueError: a batch where one key is expected, or the other way round.
+  """
+  name = 'generate_batch' if batched else 'generate'
+  how = ('a batch of keys, jax.random.split(jax.random.key(seed), N)'
+         if batched else 'one key, jax.random.key(seed)')
+  dtype = getattr(key, 'dtype', None)
+  typed = dtype is not None and jax.dtypes.issubdtype(dtype,
+                                                      jax.dtypes.prng_key)
+  raw = dtype == jnp.uint32 and jnp.shape(key)[-1:] == (2,)
+  if not (typed or raw):
+    shown = f'{type(key).__name__} {key!r}' if dtype is None else (
+        f'an array of dtype {dtype} and shape {jnp.shape(key)}')
+    raise TypeError(f'{name} takes {how}, as its first argument; got '
+                    f'{shown}')
+  key = jnp.asarray(key)
+  keys_shape = key.shape if typed else key.shape[:-1]
+  if len(keys_shape) != int(batched):
+    other = ('for one key use generate' if batched else
+             'for several keys use generate_batch')
+    raise ValueError(f'{name} takes {how}; got keys of shape {keys_shape} '
+                     f'({other})')
+  return key
+
+
+def key_for_seed(seed: int) -> jax.Array:
+  """A PRNG key for any integer seed >= 0, a distinct key for every seed.
+
+  `jax.random.key` takes its seed modulo 2**32 (and overflows from 2**63);
+  here seeds below 2**32 give exactly `jax.random.key(seed)`, and the higher
+  32-bit words of a larger seed are folded in (`jax.random.fold_in`).
+
+  Raises:
+    ValueError: a negative seed.
+    TypeError: a seed that is not an integer.
+  """
+  seed = operator.index(seed)
+  if seed < 0:
+    raise ValueError(f'seed must be >= 0, got {seed}')
+  key = jax.random.key(seed & 0xFFFFFFFF)
+  seed >>= 32
+  while seed:
+    key = jax.random.fold_in(key, seed & 0xFFFFFFFF)
+    seed >>= 32
+  return key
 
 
 ProgressFn = Callable[[int, int, Level, jax.Array], None]
@@ -876,9 +1006,10 @@ def generate(key: jax.Array,
   """Generates one new video from one input video.
 
   Args:
-    key: PRNG key (`jax.random.key(seed)`); the same key, input and backend
-      give the same output.
-    video: [T, H, W, C] float video in [0, 1] (T = 1 for an image).
+    key: PRNG key (`jax.random.key(seed)`, or `key_for_seed(seed)` for any
+      seed >= 0); the same key, input and backend give the same output.
+    video: [T, H, W, C] float video in [0, 1] (T = 1 for an image), finite;
+      checked unless traced (`check_video_values`).
     config: a `Config`; fields can also be given as keyword overrides, e.g.
       `generate(key, video, noise_std=1.0, scale=(1, 1, 0.6))`. None: the
       video defaults, or for a one-frame input the image method's
@@ -893,9 +1024,12 @@ def generate(key: jax.Array,
     [T', H', W', C] float32 video, (T', H', W') = input size times `scale`.
 
   Raises:
-    InputError: when the video is too small for the patch or the scale, or
-      the guide does not fit it.
+    InputError: when the video is not a finite float video in [0, 1], is too
+      small for the patch or the scale, or the guide does not fit it.
+    TypeError: `key` is not a PRNG key (e.g. an int seed).
+    ValueError: `key` is a batch of keys (use `generate_batch`).
   """
+  key = _check_key(key, batched=False)
   video = _check_video(video)
   config = _resolve_config(config, video, overrides)
   return _run(key, video, config, False, progress, guide)
@@ -923,7 +1057,13 @@ def generate_batch(keys: jax.Array,
 
   Returns:
     [N, T', H', W', C] float32 videos.
+
+  Raises:
+    InputError: as `generate`.
+    TypeError: `keys` are not PRNG keys.
+    ValueError: `keys` is one key, not a batch [N] of them.
   """
+  keys = _check_key(keys, batched=True)
   video = _check_video(video)
   config = _resolve_config(config, video, overrides)
   if keys.shape[:1] == (1,):

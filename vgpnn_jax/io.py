@@ -23,6 +23,7 @@ import os
 import pathlib
 import re
 import uuid
+import warnings
 from typing import Any, Iterable, Iterator, NamedTuple, Sequence
 
 import numpy as np
@@ -105,6 +106,41 @@ def _list_frames(folder: pathlib.Path) -> list[pathlib.Path]:
       and f.is_file()
   ]
   return sorted(files, key=lambda f: _natural_key(f.name))
+
+
+def _number_ranges(numbers: Sequence[int], limit: int = 8) -> str:
+  """Sorted ints as '3, 7-9, 12', the first `limit` runs."""
+  runs = []
+  for n in numbers:
+    if runs and n == runs[-1][1] + 1:
+      runs[-1][1] = n
+    else:
+      runs.append([n, n])
+  text = ', '.join(f'{a}' if a == b else f'{a}-{b}' for a, b in runs[:limit])
+  return text + (', ...' if len(runs) > limit else '')
+
+
+def _warn_gaps(folder: pathlib.Path, files: Sequence[pathlib.Path]) -> None:
+  """Warns when the numbers in `files`' names (in order) skip some.
+
+  Only names that differ in their last number alone (frame_1.png,
+  frame_2.png, ...) are checked: other folders have no numbering to follow.
+  """
+  parts = [re.fullmatch(r'(.*?)(\d+)(\D*)', f.stem) for f in files]
+  if len(files) < 2 or not all(parts):
+    return
+  if len({(m[1], m[3]) for m in parts}) != 1:
+    return
+  numbers = [int(m[2]) for m in parts]
+  if len(set(numbers)) != len(numbers):
+    return
+  missing = sorted(set(range(numbers[0], numbers[-1] + 1)) - set(numbers))
+  if missing:
+    warnings.warn(
+        f"the folder '{folder}' has no frame {_number_ranges(missing)} "
+        f'between {numbers[0]} and {numbers[-1]} ({len(missing)} missing): '
+        'the video jumps there; add the missing frames or renumber them',
+        errors.InputWarning, stacklevel=3)
 
 
 def _read_image(path: pathlib.Path) -> np.ndarray:
@@ -241,7 +277,9 @@ def _ffmpeg_reason(log: str) -> str:
   # Demuxer and decoder messages look like '[mov,mp4 @ 0x55d1] moov atom not
   # found' (the '[in#0 @ ...]' lines of the ffmpeg tool itself are generic).
   specific = re.findall(r'\[[^\]#]+ @ 0x[0-9a-fA-F]+\] (.+)', log)
-  lines = [line.strip() for line in log.splitlines() if line.strip()]
+  # Progress lines ('size=N/A time=00:00:01.00 ...') say nothing of the error.
+  lines = [line.strip() for line in log.splitlines() if line.strip() and
+           not re.match(r'\s*(frame|size)=', line)]
   if specific:
     return specific[-1].strip()
   return lines[-1] if lines else 'no details'
@@ -266,6 +304,13 @@ def _read_video_file(
     # Reads the header (one ffmpeg pass over the file) and starts the decoder.
     reader.__enter__()
   except (RuntimeError, OSError, ValueError) as e:
+    streams = re.findall(r'Stream #\S+: (\w+):', str(e))
+    if streams and 'Video' not in streams:
+      kinds = ' and '.join(sorted({k.lower() for k in streams}))
+      raise errors.InputError(
+          f"cannot read '{path}': the file has no video stream (only"
+          f' {kinds}); give a file with video in it'
+      ) from None
     reason = f' ({_ffmpeg_reason(str(e))})'
     raise errors.InputError(
         f"cannot read '{path}': ffmpeg cannot decode it; the file is corrupt,"
@@ -362,6 +407,9 @@ def read_video(
           f" images ({' '.join(IMAGE_EXTENSIONS)}) in it: 1.png, 2.png, ..."
       )
     fps, total = FOLDER_FPS, len(files)
+    chosen = range(len(files))[start:stop:step]
+    if chosen:  # gaps among the frames read, and between them
+      _warn_gaps(path, files[min(chosen):max(chosen) + 1])
     for f in files[start:stop:step]:
       assembler.add(_read_image(f))
   else:
@@ -430,7 +478,12 @@ def _to_uint8(video: np.ndarray, what: str) -> np.ndarray:
         f'{what}: the video contains NaN or infinite values; fix the'
         ' computation that made it'
     )
-  return np.rint(np.clip(video, 0.0, 1.0) * 255.0).astype(np.uint8)
+  # Frame by frame: the float temporaries of a whole large output (three
+  # copies of it) could exhaust the memory the generation just fitted in.
+  frames = np.empty(video.shape, np.uint8)
+  for i, frame in enumerate(video):
+    frames[i] = np.rint(np.clip(frame, 0.0, 1.0) * 255.0)
+  return frames
 
 
 def _reason(e: BaseException) -> str:
@@ -476,6 +529,46 @@ def ensure_writable_dir(path: PathLike) -> pathlib.Path:
   """
   folder = pathlib.Path(path).expanduser()
   _make_dir(folder, folder)
+  _probe_write(folder)
+  return folder
+
+
+def check_writable_dir(path: PathLike) -> pathlib.Path:
+  """Checks that a folder can be made and written to, leaving no trace.
+
+  As `ensure_writable_dir`, but a folder that does not exist yet (and any
+  parents missing) is created only to try and then removed: `write_video`
+  makes it with the first file, so work refused after this check leaves no
+  empty folder behind.
+
+  Args:
+    path: the folder.
+
+  Returns:
+    The folder as a `pathlib.Path`.
+
+  Raises:
+    errors.InputError: the folder cannot be created or written to.
+  """
+  folder = pathlib.Path(path).expanduser()
+  missing = []  # deepest first
+  ancestor = folder
+  while not ancestor.exists() and not ancestor.is_symlink() and (
+      ancestor != ancestor.parent):
+    missing.append(ancestor)
+    ancestor = ancestor.parent
+  try:
+    _make_dir(folder, folder)
+    _probe_write(folder)
+  finally:
+    for created in missing:
+      with contextlib.suppress(OSError):
+        created.rmdir()
+  return folder
+
+
+def _probe_write(folder: pathlib.Path) -> None:
+  """Writes and removes a file in `folder`, or raises InputError."""
   probe = folder / f'.vgpnn-write-test-{uuid.uuid4().hex}'
   try:
     with open(probe, 'xb') as f:
@@ -488,7 +581,6 @@ def ensure_writable_dir(path: PathLike) -> pathlib.Path:
   finally:
     with contextlib.suppress(OSError):
       probe.unlink()
-  return folder
 
 
 def _write_png(path: pathlib.Path, frame: np.ndarray) -> None:

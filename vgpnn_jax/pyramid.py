@@ -99,9 +99,11 @@ def output_sizes(sizes: Sequence[Size],
   Returns:
     A list of (T, H, W) output sizes, one per level, finest first.
   """
-  if len(scale) != 3 or min(scale) <= 0:
+  # NaN fails `> 0` too; an infinite size has no integer to round to.
+  if len(scale) != 3 or not all(s > 0 and math.isfinite(s) for s in scale):
     raise errors.InputError(
-        f'scale must be three positive numbers sT,sH,sW, got {tuple(scale)}')
+        f'scale must be three positive finite numbers sT,sH,sW, got '
+        f'{tuple(scale)}')
   return [tuple(scaled_size(n * s) for n, s in zip(level, scale))
           for level in sizes]
 

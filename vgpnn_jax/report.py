@@ -24,6 +24,7 @@ This module sits on the top layer (it reads files through `vgpnn_jax.io`).
 import json
 import math
 import time
+import warnings
 from typing import Any, Callable, Sequence
 
 import jax
@@ -31,6 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from vgpnn_jax import errors
+from vgpnn_jax import generation
 from vgpnn_jax import io
 from vgpnn_jax import metrics
 from vgpnn_jax.resampling import resize
@@ -40,6 +42,9 @@ DEFAULT_MAX_PATCHES = 4096
 # to about 8x300x300 and bounds the projections (4 * 128 bytes per patch).
 DEFAULT_SWD_MAX_PATCHES = 2**19
 DEFAULT_SCALES = (1, 2, 4)
+# Outputs whose height or width differs from the reference's by more than
+# this factor are compared at another scale of detail: a warning says so.
+COMPARABLE_SIZE_RATIO = 2.0
 
 ProgressFn = Callable[[str], None]
 
@@ -55,6 +60,51 @@ def _as_video(video: Any, what: str) -> jax.Array:
     raise errors.InputError(
         f'{what} has shape {video.shape}; give a [T, H, W, 3] video')
   return video.astype(jnp.float32)
+
+
+def _check_size(name: str, size: Sequence[int],
+                patch_size: tuple[int, ...]) -> None:
+  """InputError unless a video of `size` (T, H, W) holds one patch."""
+  patch = 'x'.join(map(str, patch_size))
+  shown = f'{name} is {"x".join(map(str, size))} (frames x height x width)'
+  if size[0] < patch_size[0]:
+    raise errors.InputError(
+        f'{shown}: the metrics compare {patch} patches, so every video needs '
+        f'at least {patch_size[0]} frames; evaluate videos, not single '
+        f'images (for images pass patch_size=(1, {patch_size[1]}, '
+        f'{patch_size[2]}) to report.evaluate_videos)')
+  if size[1] < patch_size[1] or size[2] < patch_size[2]:
+    raise errors.InputError(
+        f'{shown}: the metrics compare {patch} patches, so every video needs '
+        f'at least {patch_size[1]}x{patch_size[2]} pixels; evaluate larger '
+        f'videos')
+
+
+def size_warning(reference_size: Sequence[int],
+                 sizes: Sequence[Sequence[int]]) -> str | None:
+  """Why outputs of `sizes` do not compare with a reference, or None.
+
+  The patches of an output more than `COMPARABLE_SIZE_RATIO` times larger or
+  smaller than the reference in height or width hold detail of another scale,
+  so its numbers measure the change of scale more than the generation.
+
+  Args:
+    reference_size: (T, H, W) of the reference.
+    sizes: (T, H, W) of each output.
+  """
+  _, height, width = reference_size
+  far = sorted({tuple(s) for s in sizes if any(
+      max(n, m) > COMPARABLE_SIZE_RATIO * min(n, m)
+      for n, m in ((s[1], height), (s[2], width)))})
+  if not far:
+    return None
+  shapes = ', '.join('x'.join(map(str, s)) for s in far)
+  return (f'output size(s) {shapes} differ from the input\'s '
+          f'{"x".join(map(str, reference_size))} by more than '
+          f'{COMPARABLE_SIZE_RATIO:g}x in height or width: the numbers compare '
+          f'patches of different scales and are not comparable; read the input '
+          f'at the outputs\' height (max_size={far[0][1]}; --max-size '
+          f'{far[0][1]} on the command line)')
 
 
 def evaluate_videos(reference: jax.typing.ArrayLike,
@@ -101,7 +151,9 @@ def evaluate_videos(reference: jax.typing.ArrayLike,
     A JSON-ready dict: `reference` (name, shape), `settings`, `outputs` (per
     output: name, shape, coherence, completeness, swd, swd_per_scale,
     seconds), `mean` (coherence, completeness, swd over the outputs),
-    `diversity` (a float, or None with `diversity_note` saying why) and
+    `diversity` (a float, or None with `diversity_note` saying why),
+    `warning` when some output's size does not compare with the reference's
+    (`size_warning`; it is also given as an `errors.InputWarning`) and
     `seconds`. Non-finite values are None.
   """
   start = time.perf_counter()
@@ -115,12 +167,14 @@ def evaluate_videos(reference: jax.typing.ArrayLike,
   if len(names) != len(outputs):
     raise ValueError(f'{len(names)} names for {len(outputs)} outputs')
   patch_size = tuple(int(p) for p in patch_size)
+  if max_patches is not None and max_patches < 1:
+    raise errors.InputError(f'max_patches must be None (all patches) or at '
+                            f'least 1, got {max_patches}')
   for name, video in [(reference_name, reference)] + list(zip(names, outputs)):
-    if any(n < p for n, p in zip(video.shape[:3], patch_size)):
-      raise errors.InputError(
-          f'{name} is {"x".join(map(str, video.shape[:3]))} (frames x height '
-          f'x width), smaller than the {"x".join(map(str, patch_size))} patch; '
-          f'use a smaller patch size')
+    _check_size(name, video.shape[:3], patch_size)
+  warning = size_warning(reference.shape[:3], [o.shape[:3] for o in outputs])
+  if warning is not None:
+    warnings.warn(warning, errors.InputWarning, stacklevel=2)
   if mask is not None:
     mask = jnp.asarray(mask)
     if any(o.shape[:3] != mask.shape for o in outputs):
@@ -189,6 +243,8 @@ def evaluate_videos(reference: jax.typing.ArrayLike,
   }
   if note is not None:
     results['diversity_note'] = note
+  if warning is not None:
+    results['warning'] = warning
   results['seconds'] = round(time.perf_counter() - start, 2)
   return results
 
@@ -223,7 +279,8 @@ def evaluate_files(input_path: io.PathLike,
   Args:
     input_path: the input video, frame folder or image.
     output_paths: one or more generated videos.
-    seed: seeds `jax.random.key` for the subsampling and SWD directions.
+    seed: an integer >= 0 (`generation.key_for_seed`) for the subsampling
+      and SWD directions.
     max_size: optional largest height, as above.
     start: first input frame (as `read_video`); outputs are read whole.
     stop: end input frame (exclusive), e.g. the frame count used to generate.
@@ -254,7 +311,7 @@ def evaluate_files(input_path: io.PathLike,
       video = np.clip(np.asarray(resize(video, size)), 0.0, 1.0)
     outputs.append(video)
   results = evaluate_videos(
-      reference, outputs, key=jax.random.key(seed),
+      reference, outputs, key=generation.key_for_seed(seed),
       names=[str(p) for p in output_paths], reference_name=str(input_path),
       progress=progress, **options)
   results['settings']['max_size'] = max_size
