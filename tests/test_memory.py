@@ -60,8 +60,11 @@ _RUNS = {
 # The estimate may exceed the measured peak by this much: 1.17-1.26x on these
 # runs, 1.08-1.40x on others up to 13x720x1280 (experiments/bench_memory.py):
 # the fixed costs are rounded up (runs vary by +-60 MiB), the arrays get a
-# 10% margin on formulas 0-30% above XLA's own buffer sizes.
-_LOOSEST = 1.5
+# 10% margin on formulas 0-30% above XLA's own buffer sizes. Counting the
+# coarser level's output and field, held while a level runs (issue 22), took
+# the image run to 1.47-1.51x (963 MiB against 639-657 measured): 1.6 leaves
+# room for the machine's +-20 MiB.
+_LOOSEST = 1.6
 # Runs whose peak may exceed the estimate, by at most what `check_fits`
 # leaves free (estimate <= USABLE_FRACTION of the free memory).
 _UNDER = {'retarget': 1 / memory.USABLE_FRACTION}
