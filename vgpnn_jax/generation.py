@@ -118,10 +118,6 @@ class Config(NamedTuple):
       whose output has more voxels than the first run one iteration, more than
       the second use a (pt, 5, 5) patch; None turns the rule off.
     chunk_size: queries per chunk of the exact search.
-    layout_draws: the structure guard: draw this many coarsest-level layouts
-      per output and keep the one whose patches lie nearest the coarsest
-      input's (`layout_coherence`) before the finer levels run; 1 (the
-      default) draws one. A draw costs one coarsest level.
   """
   patch_size: tuple[int, int, int] | None = None
   time_factor: float = 0.85
@@ -143,7 +139,6 @@ class Config(NamedTuple):
   auto_exact_flops: float = DEFAULT_AUTO_EXACT_FLOPS
   large_output_voxels: tuple[int, int] | None = (3_000_000, 7_500_000)
   chunk_size: int = 1024
-  layout_draws: int = 1
 
 
 # GPNN's image method (DESIGN.md §2), the defaults for a one-frame input:
@@ -222,9 +217,6 @@ def make_config(config: Config | None = None, **overrides) -> Config:
   if config.max_levels is not None and not config.max_levels >= 1:
     raise ValueError(f'max_levels must be >= 1 or None, got '
                      f'{config.max_levels}')
-  if not (isinstance(config.layout_draws, int) and config.layout_draws >= 1):
-    raise ValueError(f'layout_draws must be an integer >= 1, got '
-                     f'{config.layout_draws!r}')
   if config.noise_unit not in NOISE_UNITS:
     raise ValueError(f'noise_unit must be one of {NOISE_UNITS}, got '
                      f'{config.noise_unit!r}')
@@ -934,11 +926,6 @@ def _run(keys: jax.Array, video: jax.Array, config: Config, batched: bool,
                                level_keys[index], inputs, index, output, field,
                                index == coarsest, batched, guides[index],
                                channels[index])
-    if index == coarsest and config.layout_draws > 1:
-      output, field = _guarded_layout(
-          programs[index], static[index].options, level_keys[index], inputs,
-          index, (output, field), batched, guides[index], channels[index],
-          config.layout_draws)
     if progress is not None:
       progress(len(levels) - 1 - index, len(levels), levels[index],
                output[..., :colours])
@@ -993,64 +980,6 @@ def _run_level(programs, options: pnn.StepOptions, level_key: jax.Array,
   if paste is not None:
     output = paste(output, guide.known)
   return output, field
-
-
-@functools.partial(jax.jit, static_argnames='patch_size')
-def layout_coherence(output: jax.Array, values: jax.Array,
-                     patch_size: tuple[int, int, int]) -> jax.Array:
-  """Mean squared distance per value from each output patch to its nearest
-  values patch: how much of a (coarsest-level) layout is made of the
-  input's own pieces; a broken or repeated object scores higher.
-
-  Args:
-    output: [T', H', W', C] level output.
-    values: [T, H, W, C] the level's input.
-    patch_size: (pt, ph, pw).
-
-  Returns:
-    float32 scalar.
-  """
-  queries = patches_lib.unfold(output, patch_size)
-  queries = queries.reshape(-1, queries.shape[-1])
-  keys = patches_lib.unfold(values, patch_size)
-  keys = keys.reshape(-1, keys.shape[-1])
-  dots = jnp.matmul(queries, keys.T, precision=jax.lax.Precision.HIGHEST)
-  distances = (jnp.sum(jnp.square(queries), 1)[:, None] - 2 * dots +
-               jnp.sum(jnp.square(keys), 1)[None, :])
-  return jnp.mean(jnp.maximum(jnp.min(distances, axis=1), 0.0)) / (
-      queries.shape[-1])
-
-
-def _guarded_layout(programs, options, level_key, inputs, index, first,
-                    batched, guide, channels, draws):
-  """The coarsest level drawn `draws` times (the first is `first`), each
-  output keeping the draw with the lowest `layout_coherence`.
-
-  The other draws use keys folded from the level's key, so the same key
-  gives the same choice; every draw runs the level's own programs (no new
-  compilation but the scoring).
-  """
-  values = inputs[index] if channels in (None, inputs[index].shape[-1]) else (
-      inputs[index][..., :channels])
-  score = functools.partial(layout_coherence, patch_size=options.patch_size)
-  if batched:
-    score = jax.vmap(score, in_axes=(0, None))
-  candidates = [first] + [
-      _run_level(programs, options, _fold_in(level_key, 2**20 + draw,
-                                             batched), inputs, index, None,
-                 None, True, batched, guide, channels)
-      for draw in range(1, draws)]
-  scores = jnp.stack([score(output, values) for output, _ in candidates])
-  best = jnp.argmin(scores, axis=0)  # [N] or scalar; ties: the first draw
-
-  def pick(*arrays):
-    stacked = jnp.stack(arrays)
-    if not batched:
-      return stacked[best]
-    return jnp.take_along_axis(
-        stacked, best.reshape((1, -1) + (1,) * (stacked.ndim - 2)),
-        axis=0)[0]
-  return tuple(pick(*parts) for parts in zip(*candidates))
 
 
 def _split(keys: jax.Array, batched: bool) -> tuple[jax.Array, jax.Array]:
