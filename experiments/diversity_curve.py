@@ -238,12 +238,12 @@ def plot(results: dict, settings, path: pathlib.Path) -> None:
     axis.axis('off')
   for axis, clip in zip(axes.flat, clips):
     least, most, which = targets(results, clip)
-    points = [results[f'{clip}|{s}'] for s in spreads
-              if f'{clip}|{s}' in results]
+    done = [s for s in spreads if f'{clip}|{s}' in results]
+    points = [results[f'{clip}|{s}'] for s in done]
     axis.plot([p['diversity'] for p in points],
               [p['coherence'] for p in points], 'o-', color='tab:blue',
               label='ours, noise in patch spreads')
-    for setting, point in zip(spreads, points):
+    for setting, point in zip(done, points):
       axis.annotate(setting.split(':')[1], (point['diversity'],
                                             point['coherence']),
                     textcoords='offset points', xytext=(4, 4), fontsize=8)
@@ -261,7 +261,9 @@ def plot(results: dict, settings, path: pathlib.Path) -> None:
     axis.set_title(clip, fontsize=10)
     axis.set_xlabel('diversity')
     axis.set_ylabel('coherence')
-    axis.legend(fontsize=6, loc='upper left')
+    axis.margins(0.15)
+    if axis is axes.flat[0]:
+      axis.legend(fontsize=7, loc='lower right')
   figure.tight_layout()
   figure.savefig(path, dpi=70)
 

@@ -60,34 +60,46 @@ def test_same_seed_same_output_and_gif(tmp_path, video_path):
   np.testing.assert_array_equal(a, b)
 
 
-def test_diversity_and_noise_pick_the_unit(tmp_path, video_path, capsys):
-  # --diversity counts patch spreads, --noise value units: each equals the
-  # library call with that unit, and more spreads move further from a copy.
+def test_diversity_and_noise_pick_the_unit(tmp_path, capsys):
+  # --diversity counts patch spreads, --noise value units: on an image
+  # (lossless PNG out) each CLI output is the library's output with that
+  # unit, up to the 8-bit rounding.
   import jax  # pylint: disable=g-import-not-at-top
   import vgpnn_jax  # pylint: disable=g-import-not-at-top
-  video, _ = io.read_video(video_path)
-  config = vgpnn_jax.make_config(search='exact', patch_size=(3, 5, 5),
-                                 max_levels=2, num_iters=1)
-  for name, flags, options in (
-      ('high', ['--diversity', 'high'],
-       dict(noise_std=30.0, noise_unit='patch_spread')),
-      ('value', ['--noise', '0.5'], dict(noise_std=0.5, noise_unit='value'))):
+  rng = np.random.default_rng(0)
+  y = np.linspace(0, 1, 32)[None, :, None, None]
+  x = np.linspace(0, 1, 40)[None, None, :, None]
+  image = 0.5 + 0.3 * np.sin(9 * x + 7 * y + np.array([0, 1, 2]))
+  image = np.clip(image + 0.1 * rng.random(image.shape), 0, 1)
+  path = tmp_path / 'image.png'
+  io.write_video(path, image.astype(np.float32), fps=1)
+  video, _ = io.read_video(path)
+  fast = ['--search', 'exact', '--patch', '1,5,5', '--levels', '3',
+          '--iters', '2', '--quiet']
+  config = vgpnn_jax.make_config(vgpnn_jax.generation.default_config(1),
+                                 search='exact', patch_size=(1, 5, 5),
+                                 max_levels=3, num_iters=2)
+  cases = {'high': (['--diversity', 'high'],
+                    dict(noise_std=vgpnn_jax.noise.diversity_noise('high'),
+                         noise_unit='patch_spread')),
+           'value': (['--noise', '0.5'],
+                     dict(noise_std=0.5, noise_unit='value'))}
+  for name, (flags, options) in cases.items():
+    expected = np.asarray(vgpnn_jax.generate_batch(
+        jax.random.split(jax.random.key(2), 1), video, config, **options)[0])
     out = tmp_path / name
-    assert cli.main(['generate', str(video_path), '--out', str(out), '--num',
-                     '1', '--seed', '2'] + _FAST + flags) == 0
-    ours, _ = io.read_video(out / 'variation_000.mp4')
-    options['noise_std'] = (vgpnn_jax.noise.diversity_noise(name)
-                            if name == 'high' else options['noise_std'])
-    expected = vgpnn_jax.generate_batch(jax.random.split(
-        jax.random.key(2), 1), video, config, **options)[0]
-    # Through an H.264 round trip: equal up to the encoding.
-    assert np.abs(ours - np.asarray(expected)).mean() < 0.02, name
-  assert cli.main(['generate', str(video_path), '--out', str(tmp_path / 'x'),
-                   '--diversity', 'medium'] + _FAST) == 2
+    assert cli.main(['generate', str(path), '--out', str(out), '--num', '1',
+                     '--seed', '2'] + fast + flags) == 0
+    ours, _ = io.read_video(out / 'variation_000.png')
+    np.testing.assert_allclose(ours, np.clip(expected, 0, 1), atol=0.6 / 255)
+    cases[name] = ours
+  assert np.abs(cases["high"] - cases["value"]).mean() > 1e-3  # 0.0038
+  assert cli.main(['generate', str(path), '--out', str(tmp_path / 'x'),
+                   '--diversity', 'medium'] + fast) == 2
   assert "--diversity: diversity must be one of ('low', 'default', 'high')" in (
       capsys.readouterr().err)
   with pytest.raises(SystemExit):  # argparse: not both
-    cli.main(['generate', str(video_path), '--out', str(tmp_path / 'y'),
+    cli.main(['generate', str(path), '--out', str(tmp_path / 'y'),
               '--diversity', 'low', '--noise', '1'])
 
 

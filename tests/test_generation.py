@@ -12,7 +12,7 @@ from vgpnn_jax import pnn
 # Small and fast: 3 levels, exact search, 3x5x5 patches.
 _CONFIG = vgpnn_jax.make_config(patch_size=(3, 5, 5), min_side=10,
                                 max_levels=3, num_iters=2, search='exact',
-                                noise_std=0.5)
+                                noise_std=0.5, noise_unit='value')
 
 
 def _video(seed=0):

@@ -11,6 +11,7 @@ import numpy as np
 import vgpnn_jax
 from tests.test_generation import _CONFIG
 from tests.test_generation import _video
+from vgpnn_jax import generation
 from vgpnn_jax import noise
 from vgpnn_jax import pyramid
 
@@ -84,7 +85,7 @@ class NoiseUnitTest(absltest.TestCase):
     config = vgpnn_jax.make_config()
     self.assertEqual((config.noise_unit, config.noise_std),
                      ('patch_spread', noise.DIVERSITY['default']))
-    image = vgpnn_jax.default_config(num_frames=1)
+    image = generation.default_config(num_frames=1)
     self.assertEqual((image.noise_unit, image.noise_std), ('value', 0.75))
 
 
