@@ -1,9 +1,11 @@
 """Quality table: the authors' outputs, a copy, shuffled blocks and ours.
 
 For every clip of ../shared/data/singangif (the five *_gt.mp4 inputs of the
-VGPNN paper's SinGAN-GIF comparison, 8 frames each) and
-../shared/data/airballoons (the reference code's sample, first 13 frames), it
-evaluates with `vgpnn_jax.report.evaluate_videos`:
+VGPNN paper's SinGAN-GIF comparison, 8 frames each),
+../shared/data/airballoons (the reference code's sample, first 13 frames) and
+the 13-frame cuts of `CUTS` (the bundled sample, pedestrians, speedway, tree,
+carphone, bigbuckbunny; `--clips` picks), it evaluates with
+`vgpnn_jax.report.evaluate_videos`:
 
   authors   the VGPNN authors' published outputs (singangif/reference_outputs/
             <clip>_ours0..5.mp4; none exist for airballoons);
