@@ -558,8 +558,7 @@ def check_writable_dir(path: PathLike) -> pathlib.Path:
     missing.append(ancestor)
     ancestor = ancestor.parent
   try:
-    _make_dir(folder, folder)
-    _probe_write(folder)
+    ensure_writable_dir(folder)
   finally:
     for created in missing:
       with contextlib.suppress(OSError):
