@@ -137,28 +137,6 @@ def test_inpaint_only_searches_around_the_hole(texture, monkeypatch):
   assert all(s[1] < 36 for s in shapes), shapes
 
 
-def test_auto_search_prices_the_hole_box_not_the_whole_output():
-  """With search='auto' an inpainting level is priced by the box it searches:
-  exact search on a small hole even where the whole output would take
-  PatchMatch."""
-  video = _texture((6, 40, 48), seed=1)
-  hole = _hole(video.shape[:3], (0, 6), (16, 22), (20, 26))
-  # Finest level, 3x5x5 patches: the whole output's exact search costs
-  # 2 x 6336 x 6336 x 225 = 1.8e10 flops, the hole's 6x14x14 box 1.1e9.
-  options = dict(patch_size=(3, 5, 5), max_levels=3, num_iters=1,
-                 search='auto', auto_exact_flops=5e9)
-  planned = edit.generation.plan_levels(
-      video.shape[:3], edit.generation.make_config(**options))
-  assert planned[0].search == 'patchmatch'
-  searched = {}
-  out = np.asarray(edit.inpaint(
-      jax.random.key(0), video, hole,
-      progress=lambda done, num, level, output: searched.setdefault(
-          level.output_size, level.search), **options))
-  assert searched[planned[0].output_size] == 'exact', searched
-  np.testing.assert_array_equal(out[~hole], video[~hole])
-
-
 def test_cue_steers_the_fill():
   rng = np.random.default_rng(6)
   video = np.zeros((6, 32, 40, 3), np.float32)

@@ -251,18 +251,9 @@ def patch_size_for(config: Config, num_frames: int) -> tuple[int, int, int]:
   return tuple(int(p) for p in patch)
 
 
-def plan_levels(size: Sequence[int], config: Config, channels: int = 3,
-                searched_sizes: Sequence[pyramid.Size | None] | None = None
-                ) -> list[Level]:
+def plan_levels(size: Sequence[int], config: Config,
+                channels: int = 3) -> list[Level]:
   """The level plan for an input of `size` (T, H, W), finest level first.
-
-  Args:
-    size: (T, H, W) of the input.
-    config: the parameters.
-    channels: values per voxel.
-    searched_sizes: per level (finest first), the (T, H, W) of the query box
-      when only a box of the output is searched (an inpainting's hole), else
-      None; `search='auto'` then prices the box, not the whole output.
 
   Raises:
     InputError: when the coarsest input or output level cannot hold a patch.
@@ -305,10 +296,7 @@ def plan_levels(size: Sequence[int], config: Config, channels: int = 3,
         level_patch = (patch[0], min(patch[1], 5), min(patch[2], 5))
     search = config.search
     if search == 'auto':
-      searched = out_size
-      if searched_sizes is not None and searched_sizes[index] is not None:
-        searched = tuple(searched_sizes[index])
-      cost = pnn.exact_cost(searched, in_size, level_patch, channels)
+      cost = pnn.exact_cost(out_size, in_size, level_patch, channels)
       search = 'exact' if cost <= config.auto_exact_flops else 'patchmatch'
     coarse = (config.alpha_levels is None or
               index >= len(sizes) - config.alpha_levels)
@@ -909,11 +897,6 @@ def _run(keys: jax.Array, video: jax.Array, config: Config, batched: bool,
   if guide is not None:
     guide = _check_guide(guide, video, levels[0].output_size)
   guides, boxes = _guide_levels(guide, levels, colours)
-  if config.search == 'auto' and any(box is not None for box in boxes):
-    # Only the boxes are searched: price them (the sizes and patches, hence
-    # the boxes and guides, stay the same; only the searches can change).
-    levels = plan_levels(video.shape[:3], config, video.shape[3],
-                         [None if box is None else box[1] for box in boxes])
   channels = _level_channels(guide, levels, colours)
   if channels[-1] > colours:
     # The keys' cue rides through the pyramid as extra channels; the levels
