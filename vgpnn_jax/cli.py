@@ -14,6 +14,10 @@ An output never replaces an input. An existing output is replaced only with
 run's `--num` (e.g. a stale variation_001.mp4 beside a new single variation),
 matched by name exactly; nothing else in the folder is touched.
 
+`generate FOLDER` on a folder holding videos runs on each video and image of
+it, into DIR/<name>/ (`vgpnn_jax.batch`): an input that fails is reported and
+the others go on (exit status 1), and a rerun skips the finished ones.
+
 SIGTERM is handled as Ctrl-C: the file being written is removed (writes go
 through a temporary file) and the exit status is 143 (130 for Ctrl-C).
 """
@@ -27,10 +31,11 @@ import signal
 import sys
 import time
 import warnings
-from typing import Sequence
+from typing import Any, NamedTuple, Sequence
 
 SAMPLE_VIDEO = pathlib.Path(__file__).parent / 'data' / 'bunny.mp4'
 DEFAULT_OUT = pathlib.Path('outputs')
+EXIT_SOME_FAILED = 1  # a folder run: some input failed, the others ran
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT
 EXIT_TERMINATED = 143  # 128 + SIGTERM
@@ -169,7 +174,10 @@ def _build_parser() -> argparse.ArgumentParser:
   gen.add_argument(
       'input', nargs='?', default=str(SAMPLE_VIDEO),
       help='video file (.mp4 .avi .mkv .mov .webm .mj2 .gif), folder of '
-      'numbered frames, or image; default: the bundled sample')
+      'numbered frames, or image; default: the bundled sample. A folder '
+      'holding videos is a batch: each of its videos and images (not in '
+      'subfolders) gets DIR/<name>/, DIR/manifest.json lists them, and the '
+      'same command again skips those done')
   gen.add_argument('--out', default=str(DEFAULT_OUT), metavar='DIR',
                    help='output folder (created if needed); default: '
                    '%(default)s')
@@ -431,8 +439,12 @@ def _check_targets(paths: Sequence[pathlib.Path],
 
 
 def _plan_outputs(args: argparse.Namespace, out_dir: pathlib.Path, name: str,
-                  frames: int, inputs: Sequence[str | None]):
+                  frames: int, inputs: Sequence[str | pathlib.Path | None],
+                  keep_existing: bool = False):
   """The files a run will write, checked, and the stale ones to remove.
+
+  With `keep_existing` an existing output is no refusal (the folder run keeps
+  it and writes the others); it is never an input.
 
   Returns:
     (paths, stale): DIR/<name>_000.<fmt> ... DIR/grid.<fmt> (PNG for
@@ -444,7 +456,7 @@ def _plan_outputs(args: argparse.Namespace, out_dir: pathlib.Path, name: str,
   paths = [out_dir / f'{name}_{index:03d}.{fmt}' for index in range(args.num)]
   paths.append(out_dir / f'grid.{fmt}')
   sources = _input_files(inputs)
-  _check_targets(paths, sources, args.overwrite)
+  _check_targets(paths, sources, args.overwrite or keep_existing)
   stale = []
   if args.overwrite and out_dir.is_dir():
     pattern = re.compile(rf'{re.escape(name)}_(\d{{3,}})\.'
@@ -458,21 +470,19 @@ def _plan_outputs(args: argparse.Namespace, out_dir: pathlib.Path, name: str,
   return paths, stale
 
 
-def _run_generate(args: argparse.Namespace) -> None:
-  import jax  # pylint: disable=g-import-not-at-top
-  import numpy as np  # pylint: disable=g-import-not-at-top
-  from vgpnn_jax import errors  # pylint: disable=g-import-not-at-top
-  from vgpnn_jax import generation  # pylint: disable=g-import-not-at-top
-  from vgpnn_jax import io  # pylint: disable=g-import-not-at-top
-  from vgpnn_jax import memory  # pylint: disable=g-import-not-at-top
+class _GenerateJob(NamedTuple):
+  """One input of `generate`, read and planned (`_plan_generate`)."""
+  video: Any  # [T, H, W, 3] float32
+  fps: float
+  config: Any  # generation.Config
+  levels: list  # generation.plan_levels
+  paths: list[pathlib.Path]  # the numbered outputs, then the grid
+  stale: list[pathlib.Path]  # outputs to remove (--overwrite)
 
-  say = (lambda *a: None) if args.quiet else print
-  if args.num < 1:
-    raise errors.InputError(f'--num must be at least 1, got {args.num}')
-  if args.levels is not None and args.levels < 1:
-    raise errors.InputError(f'--levels must be at least 1, got {args.levels}')
-  _check_seed(args.seed)
-  out_dir = io.check_writable_dir(args.out)
+
+def _generate_overrides(args: argparse.Namespace) -> dict:
+  """The `Config` overrides of `generate`'s options, checked before reading."""
+  from vgpnn_jax import errors  # pylint: disable=g-import-not-at-top
   overrides = {'search': args.search}
   if args.noise is not None:
     overrides.update(noise_std=args.noise, noise_unit='value')
@@ -491,32 +501,99 @@ def _run_generate(args: argparse.Namespace) -> None:
       overrides[name] = value
   overrides.update(alpha_overrides(args.alpha))
   _checked_config(overrides)  # bad options before reading
-  start = time.perf_counter()
-  first, stop, step = args.frames
-  video, fps = io.read_video(args.input, max_size=args.max_size, start=first,
-                             stop=stop, step=step)
+  return overrides
+
+
+def _plan_generate(args: argparse.Namespace, path: str | pathlib.Path,
+                   out_dir: pathlib.Path, overrides: dict,
+                   sources: Sequence[str | pathlib.Path],
+                   keep_existing: bool = False) -> _GenerateJob:
+  """Reads one input and plans its outputs in `out_dir` (`_plan_outputs`;
+  `sources`: the inputs no output may replace); refuses what cannot fit."""
+  from vgpnn_jax import generation  # pylint: disable=g-import-not-at-top
+  from vgpnn_jax import memory  # pylint: disable=g-import-not-at-top
+  video, fps = _read(path, args)
   # A one-frame input gets the image method's defaults.
   config = generation.make_config(
       generation.default_config(video.shape[0], args.scale or (1, 1, 1)),
       **overrides)
   levels = generation.plan_levels(video.shape[:3], config)
   paths, stale = _plan_outputs(args, out_dir, 'variation',
-                               levels[0].output_size[0], [args.input])
+                               levels[0].output_size[0], sources,
+                               keep_existing)
   # Refuse up front, with a smaller request to try, what cannot fit.
   memory.check_fits(levels, video.shape[3], args.num,
                     chunk_size=config.chunk_size, config=config)
-  t, h, w = levels[0].output_size
-  say(f'input {args.input}: {video.shape[0]} frames of '
-      f'{video.shape[1]}x{video.shape[2]} at {fps:g} fps; '
-      f'{args.num} output(s) of {t} frames of {h}x{w}, {len(levels)} levels')
+  return _GenerateJob(video, fps, config, levels, paths, stale)
+
+
+def _describe(job: _GenerateJob, num: int) -> str:
+  """'4 frames of 24x32 at 10 fps; 2 output(s) of 4 frames of 24x32, 2
+  levels'."""
+  t, h, w = job.levels[0].output_size
+  return (f'{job.video.shape[0]} frames of {job.video.shape[1]}x'
+          f'{job.video.shape[2]} at {job.fps:g} fps; {num} output(s) of {t} '
+          f'frames of {h}x{w}, {len(job.levels)} levels')
+
+
+def _generate(args: argparse.Namespace, job: _GenerateJob, say):
+  """The `[N, T, H, W, 3]` outputs of a planned input, as a NumPy array;
+  `say` prints the progress per level. The keys come from --seed and --num
+  alone, so every input of a folder gets the keys a run on it alone gets."""
+  import jax  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from vgpnn_jax import generation  # pylint: disable=g-import-not-at-top
   _enable_compilation_cache()
   keys = _seed_keys(args.seed, args.num)
   outputs = generation.generate_batch(
-      keys, video, config, progress=generation.Timer(say))
-  outputs = np.asarray(jax.device_get(outputs))
+      keys, job.video, job.config, progress=generation.Timer(say))
+  return np.asarray(jax.device_get(outputs))
+
+
+def _check_generate_counts(args: argparse.Namespace) -> None:
+  from vgpnn_jax import errors  # pylint: disable=g-import-not-at-top
+  if args.num < 1:
+    raise errors.InputError(f'--num must be at least 1, got {args.num}')
+  if args.levels is not None and args.levels < 1:
+    raise errors.InputError(f'--levels must be at least 1, got {args.levels}')
+  _check_seed(args.seed)
+
+
+def _run_generate(args: argparse.Namespace) -> int:
+  """`generate` on one input, or on each input of a folder of videos
+  (`batch`); returns the exit status."""
+  from vgpnn_jax import io  # pylint: disable=g-import-not-at-top
+  _check_generate_counts(args)
+  if io.holds_videos(args.input):
+    from vgpnn_jax import batch  # pylint: disable=g-import-not-at-top
+    return batch.run_folder(args, _generate_overrides(args))
+  _check_not_empty(args.input)
+  say = (lambda *a: None) if args.quiet else print
+  out_dir = io.check_writable_dir(args.out)
+  overrides = _generate_overrides(args)
+  start = time.perf_counter()
+  job = _plan_generate(args, args.input, out_dir, overrides, [args.input])
+  say(f'input {args.input}: {_describe(job, args.num)}')
+  outputs = _generate(args, job, say)
   gen_seconds = time.perf_counter() - start
-  _write_results(out_dir, paths, stale, outputs, [video], fps, start,
-                 gen_seconds, 'the input beside the outputs', 'variation')
+  _write_results(out_dir, job.paths, job.stale, outputs, [job.video],
+                 job.fps, start, gen_seconds, 'the input beside the outputs',
+                 'variation')
+  return 0
+
+
+def _check_not_empty(path: str) -> None:
+  """InputError for a folder with neither videos nor frames: `generate`
+  takes both kinds of folder, so the message names both."""
+  from vgpnn_jax import errors  # pylint: disable=g-import-not-at-top
+  from vgpnn_jax import io  # pylint: disable=g-import-not-at-top
+  folder = pathlib.Path(path).expanduser()
+  if folder.is_dir() and not io.list_inputs(folder):
+    raise errors.InputError(
+        f"cannot read '{folder}': the folder holds no videos "
+        f"({' '.join(io.VIDEO_EXTENSIONS)}) and no frames "
+        f"({' '.join(io.IMAGE_EXTENSIONS)}); put videos in it (each gets "
+        f'its own --out subfolder) or numbered frames 1.png, 2.png, ...')
 
 
 def _read(path: str, args: argparse.Namespace):
@@ -770,20 +847,31 @@ def _run_make_sketch(args: argparse.Namespace) -> None:
         f'with: python -m vgpnn_jax sketch {args.out} APPEARANCE')
 
 
+def _write_outputs(paths, stale, outputs, panels, fps, only=None) -> None:
+  """Writes `paths` (`_plan_outputs`: one per output, then the grid of
+  `panels` and the outputs), or those of them in `only`, then removes the
+  `stale` outputs."""
+  from vgpnn_jax import io  # pylint: disable=g-import-not-at-top
+  *numbered, grid_path = paths
+  assert len(numbered) == len(outputs), (len(numbered), len(outputs))
+  wanted = lambda path: only is None or path in only
+  for path, output in zip(numbered, outputs):
+    if wanted(path):
+      io.write_video(path, output, fps=fps)
+  if wanted(grid_path):
+    io.write_video(grid_path, io.make_grid(list(panels) + list(outputs)),
+                   fps=fps)
+  for path in stale:
+    with contextlib.suppress(FileNotFoundError):
+      path.unlink()
+
+
 def _write_results(out_dir, paths, stale, outputs, panels, fps, start,
                    gen_seconds, grid_shows, noun):
   """Writes `paths` (`_plan_outputs`: one per output, then the grid), then
   removes the `stale` outputs."""
-  from vgpnn_jax import io  # pylint: disable=g-import-not-at-top
   *numbered, grid_path = paths
-  assert len(numbered) == len(outputs), (len(numbered), len(outputs))
-  for path, output in zip(numbered, outputs):
-    io.write_video(path, output, fps=fps)
-  io.write_video(grid_path, io.make_grid(list(panels) + list(outputs)),
-                 fps=fps)
-  for path in stale:
-    with contextlib.suppress(FileNotFoundError):
-      path.unlink()
+  _write_outputs(paths, stale, outputs, panels, fps)
   removed = (f'; removed {len(stale)} stale output(s) numbered from '
              f'{len(numbered):03d}' if stale else '')
   print(f'wrote {len(numbered)} {noun}(s) and {grid_path.name} to {out_dir}/ '
@@ -877,7 +965,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     elif args.command == 'make-sketch':
       _run_make_sketch(args)
     else:
-      _run_generate(args)
+      return _run_generate(args)
   except errors.InputError as e:
     print(f'error: {e}', file=sys.stderr)
     return EXIT_BAD_INPUT

@@ -108,6 +108,31 @@ def _list_frames(folder: pathlib.Path) -> list[pathlib.Path]:
   return sorted(files, key=lambda f: _natural_key(f.name))
 
 
+def list_inputs(folder: PathLike) -> list[pathlib.Path]:
+  """The videos and images of a folder, not of its subfolders.
+
+  In natural name order (clip2 before clip10); hidden files (.name) and
+  files of other kinds are left out.
+  """
+  folder = pathlib.Path(folder).expanduser()
+  files = [
+      f
+      for f in folder.iterdir()
+      if f.suffix.lower() in VIDEO_EXTENSIONS + IMAGE_EXTENSIONS
+      and not f.name.startswith('.')
+      and f.is_file()
+  ]
+  return sorted(files, key=lambda f: _natural_key(f.name))
+
+
+def holds_videos(path: PathLike) -> bool:
+  """Whether `path` is a folder with a video file in it: a folder of videos
+  (each its own input), not a folder of frames (one video)."""
+  path = pathlib.Path(path).expanduser()
+  return path.is_dir() and any(
+      f.suffix.lower() in VIDEO_EXTENSIONS for f in list_inputs(path))
+
+
 def _number_ranges(numbers: Sequence[int], limit: int = 8) -> str:
   """Sorted ints as '3, 7-9, 12', the first `limit` runs."""
   runs = []
@@ -582,6 +607,63 @@ def _probe_write(folder: pathlib.Path) -> None:
       probe.unlink()
 
 
+def _temporary(path: pathlib.Path) -> pathlib.Path:
+  """A fresh hidden name beside `path` to write it under before the rename."""
+  return path.with_name(
+      f'.{path.stem}.{uuid.uuid4().hex[:12]}.tmp{path.suffix}')
+
+
+def remove_temporaries(path: PathLike) -> list[pathlib.Path]:
+  """Removes the temporary files that interrupted writes of `path` left.
+
+  A write killed outright (SIGKILL, a power cut) cannot remove its own
+  temporary file; a rerun calls this before writing `path` again. Only names
+  made for `path` itself are removed, so call it only where no other process
+  is writing `path` at the same time.
+
+  Returns:
+    The files removed.
+  """
+  path = pathlib.Path(path).expanduser()
+  pattern = re.compile(rf'\.{re.escape(path.stem)}\.[0-9a-f]{{12}}\.tmp'
+                       rf'{re.escape(path.suffix)}')
+  if not path.parent.is_dir():
+    return []
+  removed = []
+  for f in sorted(path.parent.iterdir()):
+    if pattern.fullmatch(f.name) and f.is_file():
+      with contextlib.suppress(OSError):
+        f.unlink()
+        removed.append(f)
+  return removed
+
+
+def write_text(path: PathLike, text: str) -> None:
+  """Writes a UTF-8 text file atomically, as `write_video` writes a video.
+
+  A reader (or a rerun after a crash) finds the old file or the new one,
+  never half of one; the folder is created if needed.
+
+  Raises:
+    errors.InputError: the file cannot be written.
+  """
+  path = pathlib.Path(path).expanduser()
+  _make_dir(path.parent, path)
+  temp = _temporary(path)
+  try:
+    temp.write_text(text, encoding='utf-8')
+    os.replace(temp, path)
+  except BaseException as e:
+    with contextlib.suppress(OSError):
+      temp.unlink()
+    if isinstance(e, OSError):
+      raise errors.InputError(
+          f"cannot write '{path}': {_reason(e)}; choose a writable --out"
+          ' folder with free space'
+      ) from e
+    raise
+
+
 def _write_png(path: pathlib.Path, frame: np.ndarray) -> None:
   from PIL import Image  # pylint: disable=g-import-not-at-top
 
@@ -654,7 +736,7 @@ def write_video(path: PathLike, video: Any, *, fps: float) -> None:
         f" '{path / ('video' + suffix)}'"
     )
   _make_dir(path.parent, path)
-  temp = path.with_name(f'.{path.stem}.{uuid.uuid4().hex[:12]}.tmp{suffix}')
+  temp = _temporary(path)
   try:
     if suffix == '.png':
       _write_png(temp, frames[0])
