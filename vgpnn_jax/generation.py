@@ -29,6 +29,7 @@ import numpy as np
 
 from vgpnn_jax import errors
 from vgpnn_jax import masks as masks_lib
+from vgpnn_jax import nn
 from vgpnn_jax import noise as noise_lib
 from vgpnn_jax import patches as patches_lib
 from vgpnn_jax import patchmatch
@@ -118,6 +119,13 @@ class Config(NamedTuple):
       whose output has more voxels than the first run one iteration, more than
       the second use a (pt, 5, 5) patch; None turns the rule off.
     chunk_size: queries per chunk of the exact search.
+    layout_draws: the structure guard: run the levels from the coarsest to
+      `guard_level` this many times per output (with keys folded from the
+      output's) and go on from the draw whose patches lie nearest the
+      input's at that level (`layout_coherence`); a broken or repeated
+      object scores higher there. 1 draws once (no guard).
+    guard_level: the level, counted from the coarsest (0), at which the
+      draws are compared; levels past the finest count as the finest.
   """
   patch_size: tuple[int, int, int] | None = None
   time_factor: float = 0.85
@@ -139,6 +147,8 @@ class Config(NamedTuple):
   auto_exact_flops: float = DEFAULT_AUTO_EXACT_FLOPS
   large_output_voxels: tuple[int, int] | None = (3_000_000, 7_500_000)
   chunk_size: int = 1024
+  layout_draws: int = 1
+  guard_level: int = 1
 
 
 # GPNN's image method (DESIGN.md §2), the defaults for a one-frame input:
@@ -217,6 +227,12 @@ def make_config(config: Config | None = None, **overrides) -> Config:
   if config.max_levels is not None and not config.max_levels >= 1:
     raise ValueError(f'max_levels must be >= 1 or None, got '
                      f'{config.max_levels}')
+  if not (isinstance(config.layout_draws, int) and config.layout_draws >= 1):
+    raise ValueError(f'layout_draws must be an integer >= 1, got '
+                     f'{config.layout_draws!r}')
+  if not (isinstance(config.guard_level, int) and config.guard_level >= 0):
+    raise ValueError(f'guard_level must be an integer >= 0, got '
+                     f'{config.guard_level!r}')
   if config.noise_unit not in NOISE_UNITS:
     raise ValueError(f'noise_unit must be one of {NOISE_UNITS}, got '
                      f'{config.noise_unit!r}')
@@ -920,12 +936,45 @@ def _run(keys: jax.Array, video: jax.Array, config: Config, batched: bool,
                               channels, batched)
   sizes = tuple(level.input_size for level in levels)
   inputs = _pyramid_program(sizes)(video)
-  output = field = None
-  for index in reversed(range(len(levels))):
-    output, field = _run_level(programs[index], static[index].options,
-                               level_keys[index], inputs, index, output, field,
-                               index == coarsest, batched, guides[index],
-                               channels[index])
+  def run_levels(indexes, output, field, draw):
+    """Levels `indexes` (coarse to fine) from (output, field).
+
+    Returns ([(output, field)] per level, the last level's (output, field)).
+    """
+    results = []
+    for index in indexes:
+      level_key = level_keys[index] if draw == 0 else _fold_in(
+          level_keys[index], _DRAW_SALT + draw, batched)
+      output, field = _run_level(programs[index], static[index].options,
+                                 level_key, inputs, index, output, field,
+                                 index == coarsest, batched, guides[index],
+                                 channels[index])
+      results.append((output, field))
+    return results
+
+  guard = max(coarsest - config.guard_level, 0)
+  guarded = range(coarsest, guard - 1, -1)
+  # Draw 0 uses the output's own keys: with one draw, the output is the same.
+  candidates = [run_levels(guarded, None, None, draw)
+                for draw in range(config.layout_draws)]
+  if len(candidates) > 1:
+    scores = jnp.stack([
+        _layout_scores(draw[-1][0][..., :colours], inputs[guard][..., :colours],
+                       static[guard].options.patch_size, batched)
+        for draw in candidates])
+    best = jnp.argmin(scores, axis=0)  # [N] or scalar; ties: the first draw
+    kept = [jax.tree.map(functools.partial(_pick, best, batched=batched),
+                         *level_results)
+            for level_results in zip(*candidates)]
+  else:
+    kept = candidates[0]
+  for index, (output, _) in zip(guarded, kept):
+    if progress is not None:
+      progress(len(levels) - 1 - index, len(levels), levels[index],
+               output[..., :colours])
+  output, field = kept[-1]
+  for index in range(guard - 1, -1, -1):
+    (output, field), = run_levels((index,), output, field, 0)
     if progress is not None:
       progress(len(levels) - 1 - index, len(levels), levels[index],
                output[..., :colours])
@@ -980,6 +1029,54 @@ def _run_level(programs, options: pnn.StepOptions, level_key: jax.Array,
   if paste is not None:
     output = paste(output, guide.known)
   return output, field
+
+
+# Folded into a level's key for the guard's extra draws; far above the level
+# indexes folded into the output's key.
+_DRAW_SALT = 2**20
+
+
+@functools.partial(jax.jit, static_argnames=('patch_size', 'max_queries'))
+def layout_coherence(output: jax.Array, values: jax.Array,
+                     patch_size: tuple[int, int, int],
+                     max_queries: int = 4096) -> jax.Array:
+  """How much of a layout is made of the input's own pieces: the mean over
+  the output's patches of the squared distance to the nearest patch of
+  `values`, per value (lower is more coherent).
+
+  Args:
+    output: [T', H', W', C] a level's output.
+    values: [T, H, W, C] the input at that level.
+    patch_size: (pt, ph, pw).
+    max_queries: an output with more patches is scored on this many or
+      fewer, evenly strided in raster order (no key needed, and the cost
+      stays bounded at large guard levels).
+
+  Returns:
+    float32 scalar.
+  """
+  queries = patches_lib.unfold(output, patch_size)
+  queries = queries.reshape(-1, queries.shape[-1])
+  queries = queries[::-(-queries.shape[0] // max_queries)]
+  keys = patches_lib.unfold(values, patch_size)
+  keys = keys.reshape(-1, keys.shape[-1])
+  return jnp.mean(nn.min_distance_to(queries, keys)) / queries.shape[-1]
+
+
+def _layout_scores(output, values, patch_size, batched):
+  """`layout_coherence` of an output, or of each of a batch ([N])."""
+  score = functools.partial(layout_coherence, patch_size=patch_size)
+  return jax.vmap(score, in_axes=(0, None))(output, values) if batched else (
+      score(output, values))
+
+
+def _pick(best: jax.Array, *draws: jax.Array, batched: bool) -> jax.Array:
+  """draws[best], per batch element when batched (best [N])."""
+  stacked = jnp.stack(draws)
+  if not batched:
+    return stacked[best]
+  return jnp.take_along_axis(
+      stacked, best.reshape((1, -1) + (1,) * (stacked.ndim - 2)), axis=0)[0]
 
 
 def _split(keys: jax.Array, batched: bool) -> tuple[jax.Array, jax.Array]:
