@@ -103,6 +103,30 @@ def test_diversity_and_noise_pick_the_unit(tmp_path, capsys):
               '--diversity', 'low', '--noise', '1'])
 
 
+
+def test_guard_flag_is_the_librarys_layout_draws(tmp_path, capsys):
+  import jax  # pylint: disable=g-import-not-at-top
+  import vgpnn_jax  # pylint: disable=g-import-not-at-top
+  rng = np.random.default_rng(1)
+  path = tmp_path / 'image.png'
+  io.write_video(path, rng.random((1, 28, 36, 3)).astype(np.float32), fps=1)
+  video, _ = io.read_video(path)
+  config = vgpnn_jax.make_config(vgpnn_jax.generation.default_config(1),
+                                 search='exact', patch_size=(1, 5, 5),
+                                 max_levels=3, num_iters=2, layout_draws=3)
+  expected = np.asarray(vgpnn_jax.generate_batch(
+      jax.random.split(jax.random.key(4), 1), video, config)[0])
+  fast = ['--search', 'exact', '--patch', '1,5,5', '--levels', '3',
+          '--iters', '2', '--quiet', '--num', '1', '--seed', '4']
+  assert cli.main(['generate', str(path), '--out', str(tmp_path / 'g'),
+                   '--guard', '3'] + fast) == 0
+  ours, _ = io.read_video(tmp_path / 'g' / 'variation_000.png')
+  np.testing.assert_allclose(ours, np.clip(expected, 0, 1), atol=0.6 / 255)
+  assert cli.main(['generate', str(path), '--out', str(tmp_path / 'x'),
+                   '--guard', '0'] + fast) == 2
+  assert '--guard must be an integer >= 1' in capsys.readouterr().err
+  assert not (tmp_path / 'x').exists()
+
 def test_scale_retargets(tmp_path, video_path):
   assert cli.main(['generate', str(video_path), '--out', str(tmp_path),
                    '--num', '1', '--scale', '1,1,1.5', '--noise', '0'] +

@@ -377,3 +377,31 @@ class CueTest(absltest.TestCase):
       vgpnn_jax.generate(jax.random.key(0), video, _CONFIG,
                          guide=generation.Guide(query_cue=right,
                                                 key_cue=right, cue_levels=-1))
+
+
+def test_timer_extrapolates_the_time_left_from_the_plan(monkeypatch):
+  levels = vgpnn_jax.plan_levels((13, 144, 256), vgpnn_jax.make_config())
+  clock = iter(np.arange(0.0, 100.0))  # Timer start, then one per level
+  monkeypatch.setattr(generation.time, 'perf_counter', lambda: next(clock))
+  lines = []
+  timer = generation.Timer(lines.append, levels=levels)
+  for done, level in enumerate(levels[::-1]):
+    timer(done, len(levels), level, np.zeros(()))
+  work = [np.prod(l.output_size) * l.num_iters for l in levels[::-1]]
+  for done, line in enumerate(lines):
+    if done in (0, len(levels) - 1):
+      assert 'left' not in line, line
+      continue
+    # `done + 1` seconds so far for the work of levels 0..done.
+    want = (done + 1) / sum(work[:done + 1]) * sum(work[done + 1:])
+    assert line.endswith(f'about {want:.0f} s left'), (line, want)
+  assert all('left' not in line for line in _timer_lines_without_plan())
+
+
+def _timer_lines_without_plan():
+  lines = []
+  timer = generation.Timer(lines.append)
+  for done, level in enumerate(vgpnn_jax.plan_levels(
+      (13, 144, 256), vgpnn_jax.make_config())[::-1]):
+    timer(done, 15, level, np.zeros(()))
+  return lines

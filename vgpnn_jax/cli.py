@@ -45,7 +45,8 @@ OUTPUT_FORMATS = ('mp4', 'gif', 'png')  # what the commands write
 _CONFIG_FLAGS = {'noise_std': '--noise', 'scale': '--scale',
                  'patch_size': '--patch', 'num_iters': '--iters',
                  'max_levels': '--levels', 'alpha': '--alpha',
-                 'reduce': '--reduce', 'search': '--search'}
+                 'reduce': '--reduce', 'search': '--search',
+                 'layout_draws': '--guard'}
 _SEED_HELP = ('random seed, a whole number >= 0 (negative seeds are refused); '
               'every seed gives its own outputs')
 _OVERWRITE_HELP = ('replace outputs already in DIR, and remove this '
@@ -156,7 +157,10 @@ def _add_edit_options(parser: argparse.ArgumentParser, what: str,
 
 def _build_parser() -> argparse.ArgumentParser:
   parser = argparse.ArgumentParser(
-      prog='python -m vgpnn_jax',
+      # Usage lines name the command the user typed: the console script or
+      # the module.
+      prog='vgpnn' if pathlib.Path(sys.argv[0]).stem == 'vgpnn' else (
+          'python -m vgpnn_jax'),
       description='New videos from a single video by generative patch nearest '
       'neighbours (VGPNN). With no arguments: a few variations of the bundled '
       f'sample, written to {DEFAULT_OUT}/.')
@@ -233,6 +237,13 @@ def _build_parser() -> argparse.ArgumentParser:
   gen.add_argument('--reduce', choices=('median', 'mean'), default=None,
                    help='how overlapping patches are combined (default: '
                    'median)')
+  gen.add_argument(
+      '--guard', type=int, default=None, metavar='K',
+      help='structure guard: draw K layouts per output up to a coarse level '
+      'and go on from the one made most of the input\'s own patches; fewer '
+      'broken or repeated objects, a little less variety, more time at the '
+      'coarse levels; 1 turns it off (experiments/results/'
+      'structure_guard.md)')
   gen.add_argument('--format', choices=('mp4', 'gif'), default='mp4',
                    help='output file format (default: %(default)s)')
   gen.add_argument('--quiet', action='store_true',
@@ -496,7 +507,8 @@ def _generate_overrides(args: argparse.Namespace) -> dict:
   for name, value in (('scale', args.scale),
                       ('patch_size', args.patch), ('num_iters', args.iters),
                       ('reduce', args.reduce),
-                      ('max_levels', args.levels)):
+                      ('max_levels', args.levels),
+                      ('layout_draws', args.guard)):
     if value is not None:
       overrides[name] = value
   overrides.update(alpha_overrides(args.alpha))
@@ -546,7 +558,8 @@ def _generate(args: argparse.Namespace, job: _GenerateJob, say):
   _enable_compilation_cache()
   keys = _seed_keys(args.seed, args.num)
   outputs = generation.generate_batch(
-      keys, job.video, job.config, progress=generation.Timer(say))
+      keys, job.video, job.config,
+      progress=generation.Timer(say, levels=job.levels))
   return np.asarray(jax.device_get(outputs))
 
 

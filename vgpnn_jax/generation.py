@@ -1175,17 +1175,33 @@ def generate_batch(keys: jax.Array,
 
 
 class Timer:
-  """Progress printer: `level i of n, size, time so far` after each level."""
+  """Progress printer: `level i of n, size, time so far` after each level,
+  and with the plan, the time left.
 
-  def __init__(self, print_fn=print):
+  The time left extrapolates the seconds per unit of work of the levels run
+  so far, a level's work counted as its output voxels times its iterations
+  (what the fine levels, which dominate, cost about); shown from the second
+  level on, once a level ran with compiled programs.
+  """
+
+  def __init__(self, print_fn=print, levels: Sequence[Level] | None = None):
+    """`levels`: the plan (`plan_levels`, finest first), for the time left."""
     self._start = time.perf_counter()
     self._print = print_fn
+    self._work = None if levels is None else [
+        math.prod(l.output_size) * l.num_iters for l in levels[::-1]]
 
   def __call__(self, done: int, num_levels: int, level: Level,
                output: jax.Array) -> None:
     jax.block_until_ready(output)
+    elapsed = time.perf_counter() - self._start
     t, h, w = level.output_size
     search = level.search + ('' if level.alpha is None else ' + alpha')
+    left = ''
+    if (self._work is not None and len(self._work) == num_levels and
+        0 < done < num_levels - 1):
+      rate = elapsed / sum(self._work[:done + 1])
+      left = f', about {rate * sum(self._work[done + 1:]):.0f} s left'
     self._print(f'  level {done + 1:2d} of {num_levels}: {t}x{h}x{w} '
                 f'({search}, {level.num_iters} iter) '
-                f'{time.perf_counter() - self._start:7.1f} s')
+                f'{elapsed:7.1f} s{left}')
