@@ -188,3 +188,25 @@ def test_help_explains_every_option(capsys):
                  '--noise', '--scale', '--patch', '--iters', '--search',
                  '--alpha', '--levels', '--reduce', '--format'):
     assert option in text
+
+
+def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path, video_path,
+                                                    capsys):
+  import vgpnn_jax  # pylint: disable=g-import-not-at-top
+  from vgpnn_jax import memory  # pylint: disable=g-import-not-at-top
+  out = tmp_path / 'out'
+  assert cli.main(['generate', str(video_path), '--out', str(out), '--num',
+                   '3', '--dry-run'] + _FAST) == 0
+  assert not out.exists()
+  printed = capsys.readouterr().out
+  video, _ = io.read_video(video_path)
+  levels = vgpnn_jax.plan_levels(video.shape[:3], vgpnn_jax.make_config(
+      patch_size=(3, 5, 5), max_levels=2, num_iters=1, search='exact'))
+  rows = [line.split() for line in printed.splitlines()
+          if line[:5].strip().isdigit()]
+  assert [row[1] for row in rows] == [
+      'x'.join(map(str, l.output_size)) for l in levels[::-1]]
+  assert all(row[4] == 'exact' for row in rows)
+  gib = memory.estimate_bytes(levels, 3, 3) / 2**30
+  assert f'memory estimate: {gib:.2f} GiB for 3 output(s)' in printed
+  assert str(out / 'variation_002.mp4') in printed

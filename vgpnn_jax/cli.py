@@ -238,6 +238,11 @@ def _build_parser() -> argparse.ArgumentParser:
                    help='how overlapping patches are combined (default: '
                    'median)')
   gen.add_argument(
+      '--dry-run', action='store_true',
+      help='read the input, print the plan (each level\'s size, patch, '
+      'search and iterations, the memory estimate and the files it would '
+      'write) and stop, writing nothing')
+  gen.add_argument(
       '--guard', type=int, default=None, metavar='K',
       help='structure guard: draw K layouts per output up to a coarse level '
       'and go on from the one made most of the input\'s own patches; fewer '
@@ -548,6 +553,27 @@ def _describe(job: _GenerateJob, num: int) -> str:
           f'frames of {h}x{w}, {len(job.levels)} levels')
 
 
+def _plan_table(job: _GenerateJob, num: int) -> str:
+  """`--dry-run`'s report: the levels (coarsest first), the memory estimate
+  and the files a run would write."""
+  from vgpnn_jax import memory  # pylint: disable=g-import-not-at-top
+  size = lambda s: 'x'.join(str(n) for n in s)
+  lines = ['level  output       input        patch  search      iters  alpha']
+  for done, level in enumerate(job.levels[::-1]):
+    lines.append(f'{done + 1:5d}  {size(level.output_size):11s}  '
+                 f'{size(level.input_size):11s}  {size(level.patch_size):5s}  '
+                 f'{level.search:10s}  {level.num_iters:5d}  '
+                 f'{"-" if level.alpha is None else f"{level.alpha:g}"}')
+  peak = memory.estimate_bytes(job.levels, job.video.shape[3], num,
+                               chunk_size=job.config.chunk_size)
+  lines.append(f'memory estimate: {peak / 2**30:.2f} GiB for {num} output(s)')
+  if job.config.layout_draws > 1:
+    lines.append(f'structure guard: {job.config.layout_draws} draws up to '
+                 f'level {min(job.config.guard_level, len(job.levels) - 1) + 1}')
+  lines.append('would write: ' + ', '.join(str(p) for p in job.paths))
+  return '\n'.join(lines)
+
+
 def _generate(args: argparse.Namespace, job: _GenerateJob, say):
   """The `[N, T, H, W, 3]` outputs of a planned input, as a NumPy array;
   `say` prints the progress per level. The keys come from --seed and --num
@@ -578,6 +604,10 @@ def _run_generate(args: argparse.Namespace) -> int:
   from vgpnn_jax import io  # pylint: disable=g-import-not-at-top
   _check_generate_counts(args)
   if io.holds_videos(args.input):
+    if args.dry_run:
+      from vgpnn_jax import errors  # pylint: disable=g-import-not-at-top
+      raise errors.InputError(
+          '--dry-run plans one input; give it one video of the folder')
     from vgpnn_jax import batch  # pylint: disable=g-import-not-at-top
     return batch.run_folder(args, _generate_overrides(args))
   _check_not_empty(args.input)
@@ -586,6 +616,10 @@ def _run_generate(args: argparse.Namespace) -> int:
   overrides = _generate_overrides(args)
   start = time.perf_counter()
   job = _plan_generate(args, args.input, out_dir, overrides, [args.input])
+  if args.dry_run:
+    print(f'input {args.input}: {_describe(job, args.num)}')
+    print(_plan_table(job, args.num))
+    return 0
   say(f'input {args.input}: {_describe(job, args.num)}')
   outputs = _generate(args, job, say)
   gen_seconds = time.perf_counter() - start
