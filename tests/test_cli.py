@@ -40,12 +40,16 @@ def test_generate_writes_variations_and_grid(tmp_path, video_path, capsys):
                      '2', '--seed', '3'] + _FAST)
   assert status == 0
   names = sorted(p.name for p in out.iterdir())
-  assert names == ['grid.mp4', 'variation_000.mp4', 'variation_001.mp4']
+  assert names == ['contact.png', 'grid.mp4', 'variation_000.mp4',
+                   'variation_001.mp4']
   first, fps = io.read_video(out / 'variation_000.mp4')
   assert first.shape == (6, 18, 24, 3) and fps == 10
   grid, _ = io.read_video(out / 'grid.mp4')
   assert grid.shape[2] > 3 * 24
-  assert 'wrote 2 variation(s)' in capsys.readouterr().out
+  sheet, _ = io.read_video(out / 'contact.png')  # a row per video, 4 frames
+  assert sheet.shape == (1, 3 * 18 + 2 * 4, 4 * 24 + 3 * 4, 3)
+  assert 'wrote 2 variation(s), grid.mp4 and contact.png' in (
+      capsys.readouterr().out)
   assert _digest(video_path) == before  # the input is never modified
 
 
@@ -210,3 +214,17 @@ def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path, video_path,
   gib = memory.estimate_bytes(levels, 3, 3) / 2**30
   assert f'memory estimate: {gib:.2f} GiB for 3 output(s)' in printed
   assert str(out / 'variation_002.mp4') in printed
+
+
+def test_verbose_prints_the_devices_and_plan_before_generating(
+    tmp_path, video_path, capsys):
+  out = tmp_path / 'out'
+  assert cli.main(['generate', str(video_path), '--out', str(out), '--num',
+                   '1', '--verbose'] + _FAST[:-1]) == 0  # not --quiet
+  printed = capsys.readouterr().out
+  assert 'devices: ' in printed and 'memory estimate: ' in printed
+  plan = printed.index('level  output')
+  assert plan < printed.index('  level  1 of 2')  # before the first level
+  assert f"writes: {out / 'variation_000.mp4'}" in printed
+  with pytest.raises(SystemExit):  # one or the other
+    cli.main(['generate', str(video_path), '--quiet', '--verbose'])

@@ -68,7 +68,7 @@ def test_analogy_writes_results_and_grid_reproducibly(tmp_path, paths,
           '--num', '2', '--seed', '0'] + _FAST
   assert cli.main(args + ['--out', str(out)]) == 0
   assert sorted(p.name for p in out.iterdir()) == [
-      'analogy_000.mp4', 'analogy_001.mp4', 'grid.mp4']
+      'analogy_000.mp4', 'analogy_001.mp4', 'contact.png', 'grid.mp4']
   summary = capsys.readouterr().out.strip().splitlines()
   assert len(summary) == 1  # --quiet: the summary only
   assert 'wrote 2 output(s)' in summary[0]
@@ -133,7 +133,7 @@ def test_make_sketch_of_a_disc_and_render_it(tmp_path, paths, capsys):
   out = tmp_path / 'out'
   assert cli.main(['sketch', str(drawing_path), str(paths['appearance_mp4']),
                    '--out', str(out)] + _FAST) == 0
-  assert sorted(p.name for p in out.iterdir()) == ['grid.mp4',
+  assert sorted(p.name for p in out.iterdir()) == ['contact.png', 'grid.mp4',
                                                    'sketch_000.mp4']
   result, _ = io.read_video(out / 'sketch_000.mp4')
   assert result.shape == (6, 24, 32, 3)

@@ -159,7 +159,7 @@ def test_overwrite_replaces_and_removes_only_stale_outputs(files):
   assert again.returncode == 0, again.stderr
   assert 'removed 2 stale output(s)' in again.stdout
   assert sorted(p.name for p in out.iterdir()) == [
-      'grid.mp4', 'inpaint_003.mp4', 'notes.mp4', 'variation_000.mp4',
+      'contact.png', 'grid.mp4', 'inpaint_003.mp4', 'notes.mp4', 'variation_000.mp4',
       'variation_0004.mp4', 'variation_005.txt', 'variation_007.gif',
       'variation_9.mp4']
   assert cli_checks.digest(out / 'variation_000.mp4') != before  # replaced

@@ -60,7 +60,8 @@ def test_inpaint_writes_fills_and_grid(tmp_path, paths, capsys, region):
   assert cli.main(['inpaint', str(paths['video']), '--out', str(out),
                    '--num', '2'] + region + _FAST) == 0
   names = sorted(p.name for p in out.iterdir())
-  assert names == ['grid.mp4', 'inpaint_000.mp4', 'inpaint_001.mp4']
+  assert names == ['contact.png', 'grid.mp4', 'inpaint_000.mp4',
+                   'inpaint_001.mp4']
   video, _ = io.read_video(paths['video'])
   fill, fps = io.read_video(out / 'inpaint_000.mp4')
   assert fill.shape == video.shape and fps == 10
@@ -77,8 +78,8 @@ def test_edit_writes_results_and_grid(tmp_path, paths):
   out = tmp_path / 'out'
   assert cli.main(['edit', str(paths['video']), str(paths['edited']),
                    '--out', str(out)] + _FAST) == 0
-  assert sorted(p.name for p in out.iterdir()) == ['edit_000.mp4',
-                                                   'grid.mp4']
+  assert sorted(p.name for p in out.iterdir()) == ['contact.png',
+                                                   'edit_000.mp4', 'grid.mp4']
   result, _ = io.read_video(out / 'edit_000.mp4')
   assert result.shape == (6, 24, 32, 3)
   masked = tmp_path / 'masked'

@@ -21,7 +21,7 @@ _ROOT = pathlib.Path(__file__).resolve().parent.parent
 # Tiny and quick: two levels, one iteration, exact search; two outputs.
 _FAST = ['--num', '2', '--search', 'exact', '--patch', '3,5,5', '--levels',
          '2', '--iters', '1']
-_NAMES = ['grid.mp4', 'variation_000.mp4', 'variation_001.mp4']
+_NAMES = ['contact.png', 'grid.mp4', 'variation_000.mp4', 'variation_001.mp4']
 
 
 @pytest.fixture(scope='module', name='cache')
@@ -85,7 +85,7 @@ def test_folder_writes_each_input_as_a_single_run_does(tmp_path, capsys):
   assert '3 input(s): 2 ok, 0 skipped, 1 failed' in text
   rows = {line.split()[0]: line.split()[1:4] for line in text.splitlines()
           if line.split() and line.split()[0] in ('a.mp4', 'c.mp4')}
-  assert rows['a.mp4'][0] == '3' and rows['a.mp4'][2] == 'ok'
+  assert rows['a.mp4'][0] == '4' and rows['a.mp4'][2] == 'ok'  # 4 files
   assert rows['c.mp4'][0] == '0' and rows['c.mp4'][2] == 'failed:'
 
   manifest = _manifest(out)
@@ -95,7 +95,8 @@ def test_folder_writes_each_input_as_a_single_run_does(tmp_path, capsys):
       'a.mp4', 'b.mp4', 'c.mp4']
   assert [e['status'] for e in entries] == ['ok', 'ok', 'failed']
   assert entries[0]['outputs'] == ['a/variation_000.mp4',
-                                   'a/variation_001.mp4', 'a/grid.mp4']
+                                   'a/variation_001.mp4', 'a/grid.mp4',
+                                   'a/contact.png']
   assert entries[0]['error'] is None and entries[0]['seconds'] > 0
   assert entries[2]['outputs'] == [] and 'c.mp4' in entries[2]['error']
   assert '\n' not in entries[2]['error']
@@ -175,7 +176,8 @@ def test_restart_skips_complete_inputs_and_writes_missing_files(tmp_path,
   assert {name: _stats(out / name) for name in ('a', 'b')} == everything
   assert [e['status'] for e in _manifest(out)['inputs']] == ['skipped'] * 2
   assert _manifest(out)['inputs'][0]['outputs'] == [
-      'a/variation_000.mp4', 'a/variation_001.mp4', 'a/grid.mp4']
+      'a/variation_000.mp4', 'a/variation_001.mp4', 'a/grid.mp4',
+      'a/contact.png']
 
   # Other options would mix outputs of two commands: refused.
   manifest = (out / 'manifest.json').read_text()

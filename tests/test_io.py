@@ -579,3 +579,25 @@ def test_uint8_conversion_frame_by_frame_is_unchanged():
   video = rng.uniform(-0.2, 1.2, (3, 5, 7, 3)).astype(np.float32)
   want = np.rint(np.clip(video, 0.0, 1.0) * 255.0).astype(np.uint8)
   np.testing.assert_array_equal(vio._to_uint8(video, 'x'), want)  # pylint: disable=protected-access
+
+
+def test_contact_sheet_holds_evenly_spaced_frames_of_each_video():
+  rng = np.random.default_rng(0)
+  first = rng.random((13, 20, 30, 3), np.float32)
+  short = rng.random((2, 10, 15, 3), np.float32)  # resized to 20 high
+  sheet = vio.contact_sheet([first, (short * 255).astype(np.uint8)],
+                           num_frames=4, gap=2)
+  assert sheet.shape == (1, 20 + 2 + 20, 4 * 30 + 3 * 2, 3)
+  for column, frame in enumerate((0, 4, 8, 12)):  # linspace(0, 12, 4)
+    x = column * 32
+    np.testing.assert_array_equal(sheet[0, :20, x:x + 30], first[frame])
+  # Two frames only, each pixel repeated twice (nearest neighbour).
+  row = sheet[0, 22:]
+  np.testing.assert_allclose(
+      row[:, :30], np.repeat(np.repeat(short[0], 2, 0), 2, 1), atol=1 / 255)
+  np.testing.assert_array_equal(row[:, 2 * 32:], 1.0)  # white beyond
+  np.testing.assert_array_equal(sheet[0, 20:22], 1.0)  # gap between rows
+  with pytest.raises(InputError, match='num_frames'):
+    vio.contact_sheet([first], num_frames=0)
+  tall = rng.random((3, 300, 40, 3), np.float32)
+  assert vio.contact_sheet([tall]).shape[1] == 144  # cells at most 144 high

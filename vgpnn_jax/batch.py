@@ -39,7 +39,8 @@ from vgpnn_jax import io
 
 MANIFEST = 'manifest.json'
 # Options that change no output file: a restart may differ in them.
-_NEUTRAL_OPTIONS = ('command', 'input', 'out', 'overwrite', 'quiet')
+_NEUTRAL_OPTIONS = ('command', 'input', 'out', 'overwrite', 'quiet',
+                    'verbose')
 _STATUSES = ('ok', 'skipped', 'failed')  # the table's counts
 
 
@@ -146,8 +147,7 @@ def _predicted_paths(args: argparse.Namespace, path: pathlib.Path,
   an image gives PNGs (so does a video cut to one frame, which only reading
   it shows)."""
   fmt = 'png' if path.suffix.lower() in io.IMAGE_EXTENSIONS else args.format
-  return [target / f'variation_{i:03d}.{fmt}' for i in range(args.num)] + [
-      target / f'grid.{fmt}']
+  return cli.output_paths(target, 'variation', args.num, fmt)
 
 
 def _all_exist(paths: Sequence[pathlib.Path]) -> bool:

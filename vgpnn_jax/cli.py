@@ -120,6 +120,15 @@ def _add_input_options(parser: argparse.ArgumentParser) -> None:
       help='frame range of the input, as a Python slice (e.g. 0:13 or 0:60:2)')
 
 
+def _add_reporting_options(parser: argparse.ArgumentParser) -> None:
+  talk = parser.add_mutually_exclusive_group()
+  talk.add_argument('--quiet', action='store_true',
+                    help='print only the summary')
+  talk.add_argument('--verbose', action='store_true',
+                    help='also print the devices and the plan of the levels '
+                    '(as --dry-run) before generating')
+
+
 def _add_edit_options(parser: argparse.ArgumentParser, what: str,
                       levels: str) -> None:
   """The options `inpaint` and `edit` share."""
@@ -151,8 +160,7 @@ def _add_edit_options(parser: argparse.ArgumentParser, what: str,
   parser.add_argument('--format', choices=('mp4', 'gif'), default='mp4',
                       help='video format; an image input writes PNG '
                       '(default: %(default)s)')
-  parser.add_argument('--quiet', action='store_true',
-                      help='print only the summary')
+  _add_reporting_options(parser)
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -251,8 +259,7 @@ def _build_parser() -> argparse.ArgumentParser:
       'structure_guard.md)')
   gen.add_argument('--format', choices=('mp4', 'gif'), default='mp4',
                    help='output file format (default: %(default)s)')
-  gen.add_argument('--quiet', action='store_true',
-                   help='print only the summary')
+  _add_reporting_options(gen)
 
   inp = commands.add_parser(
       'inpaint', help='remove someone: refill a region from the rest',
@@ -454,6 +461,19 @@ def _check_targets(paths: Sequence[pathlib.Path],
           f'choose {where}')
 
 
+def output_paths(out_dir: pathlib.Path, name: str, num: int,
+                 fmt: str) -> list[pathlib.Path]:
+  """The files a command writes: DIR/<name>_000.<fmt> ... (one per output),
+  DIR/grid.<fmt> (the inputs beside the outputs) and, for videos, the
+  contact sheet DIR/contact.png (a few frames of each); `fmt` 'png' means
+  one-frame outputs, whose grid is their contact sheet."""
+  paths = [out_dir / f'{name}_{index:03d}.{fmt}' for index in range(num)]
+  paths.append(out_dir / f'grid.{fmt}')
+  if fmt != 'png':
+    paths.append(out_dir / 'contact.png')
+  return paths
+
+
 def _plan_outputs(args: argparse.Namespace, out_dir: pathlib.Path, name: str,
                   frames: int, inputs: Sequence[str | pathlib.Path | None],
                   keep_existing: bool = False):
@@ -463,14 +483,13 @@ def _plan_outputs(args: argparse.Namespace, out_dir: pathlib.Path, name: str,
   it and writes the others); it is never an input.
 
   Returns:
-    (paths, stale): DIR/<name>_000.<fmt> ... DIR/grid.<fmt> (PNG for
-    one-frame outputs), and with --overwrite the files DIR/<name>_NNN.<any
+    (paths, stale): `output_paths` (PNG for one-frame outputs), and with
+    --overwrite the files DIR/<name>_NNN.<any
     of OUTPUT_FORMATS> numbered from --num up (named exactly as this command
     names its outputs, and no input).
   """
-  fmt = 'png' if frames == 1 else args.format
-  paths = [out_dir / f'{name}_{index:03d}.{fmt}' for index in range(args.num)]
-  paths.append(out_dir / f'grid.{fmt}')
+  paths = output_paths(out_dir, name, args.num,
+                       'png' if frames == 1 else args.format)
   sources = _input_files(inputs)
   _check_targets(paths, sources, args.overwrite or keep_existing)
   stale = []
@@ -553,25 +572,38 @@ def _describe(job: _GenerateJob, num: int) -> str:
           f'frames of {h}x{w}, {len(job.levels)} levels')
 
 
-def _plan_table(job: _GenerateJob, num: int) -> str:
-  """`--dry-run`'s report: the levels (coarsest first), the memory estimate
-  and the files a run would write."""
+def _plan_table(levels, channels: int, num: int, config,
+                paths: Sequence[pathlib.Path], verb: str = 'writes') -> str:
+  """`--dry-run`'s and `--verbose`'s report: the levels (coarsest first), the
+  memory estimate and the files a run writes."""
   from vgpnn_jax import memory  # pylint: disable=g-import-not-at-top
   size = lambda s: 'x'.join(str(n) for n in s)
   lines = ['level  output       input        patch  search      iters  alpha']
-  for done, level in enumerate(job.levels[::-1]):
+  for done, level in enumerate(levels[::-1]):
     lines.append(f'{done + 1:5d}  {size(level.output_size):11s}  '
                  f'{size(level.input_size):11s}  {size(level.patch_size):5s}  '
                  f'{level.search:10s}  {level.num_iters:5d}  '
                  f'{"-" if level.alpha is None else f"{level.alpha:g}"}')
-  peak = memory.estimate_bytes(job.levels, job.video.shape[3], num,
-                               chunk_size=job.config.chunk_size)
+  peak = memory.estimate_bytes(levels, channels, num,
+                               chunk_size=config.chunk_size)
   lines.append(f'memory estimate: {peak / 2**30:.2f} GiB for {num} output(s)')
-  if job.config.layout_draws > 1:
-    lines.append(f'structure guard: {job.config.layout_draws} draws up to '
-                 f'level {min(job.config.guard_level, len(job.levels) - 1) + 1}')
-  lines.append('would write: ' + ', '.join(str(p) for p in job.paths))
+  if config.layout_draws > 1:
+    lines.append(f'structure guard: {config.layout_draws} draws up to '
+                 f'level {min(config.guard_level, len(levels) - 1) + 1}')
+  lines.append(f'{verb}: ' + ', '.join(str(p) for p in paths))
   return '\n'.join(lines)
+
+
+def _say_plan(args: argparse.Namespace, levels, channels: int, config,
+              paths: Sequence[pathlib.Path]) -> None:
+  """With --verbose, prints the devices and the plan before a run."""
+  if not getattr(args, 'verbose', False):
+    return
+  import jax  # pylint: disable=g-import-not-at-top
+  devices = jax.devices()
+  print(f'devices: {len(devices)} x {devices[0].device_kind} '
+        f'({jax.default_backend()}), jax {jax.__version__}')
+  print(_plan_table(levels, channels, args.num, config, paths))
 
 
 def _generate(args: argparse.Namespace, job: _GenerateJob, say):
@@ -585,8 +617,17 @@ def _generate(args: argparse.Namespace, job: _GenerateJob, say):
   keys = _seed_keys(args.seed, args.num)
   outputs = generation.generate_batch(
       keys, job.video, job.config,
-      progress=generation.Timer(say, levels=job.levels))
+      progress=_progress(args, say, job.levels))
   return np.asarray(jax.device_get(outputs))
+
+
+def _progress(args: argparse.Namespace, say, levels):
+  """The progress callback of a run: none with --quiet, a bar with the time
+  left on a terminal (stderr), lines printed with `say` elsewhere."""
+  if args.quiet:
+    return None
+  from vgpnn_jax import progress  # pylint: disable=g-import-not-at-top
+  return progress.progress_for(levels, say=say)
 
 
 def _check_generate_counts(args: argparse.Namespace) -> None:
@@ -618,9 +659,11 @@ def _run_generate(args: argparse.Namespace) -> int:
   job = _plan_generate(args, args.input, out_dir, overrides, [args.input])
   if args.dry_run:
     print(f'input {args.input}: {_describe(job, args.num)}')
-    print(_plan_table(job, args.num))
+    print(_plan_table(job.levels, job.video.shape[3], args.num, job.config,
+                      job.paths, verb='would write'))
     return 0
   say(f'input {args.input}: {_describe(job, args.num)}')
+  _say_plan(args, job.levels, job.video.shape[3], job.config, job.paths)
   outputs = _generate(args, job, say)
   gen_seconds = time.perf_counter() - start
   _write_results(out_dir, job.paths, job.stale, outputs, [job.video],
@@ -768,9 +811,10 @@ def _run_edit(args: argparse.Namespace) -> None:
   say(f'input {getattr(args, "input", None) or args.original}: '
       f'{video.shape[0]} frames of {video.shape[1]}x{video.shape[2]} at '
       f'{fps:g} fps; {args.num} {what}, {len(levels)} levels')
+  _say_plan(args, levels, video.shape[3], config, paths)
   _enable_compilation_cache()
   keys = _seed_keys(args.seed, args.num)
-  outputs = run(keys, generation.Timer(say))
+  outputs = run(keys, _progress(args, say, levels))
   outputs = np.asarray(jax.device_get(outputs))
   gen_seconds = time.perf_counter() - start
   _write_results(out_dir, paths, stale, outputs, panels, fps, start,
@@ -838,11 +882,13 @@ def _run_analogy(args: argparse.Namespace) -> None:
       f'{structure.shape[1]}x{structure.shape[2]} at {fps:g} fps; '
       f'appearance {args.appearance}; {args.num} result(s), {len(levels)} '
       f'levels')
+  _say_plan(args, levels, fitted.shape[3] + 1, config, paths)
   _enable_compilation_cache()
   keys = _seed_keys(args.seed, args.num)
   render = analogy.sketch if args.command == 'sketch' else analogy.analogy
   # The fitted appearance: `fit_appearance` leaves it as it is.
-  outputs = render(keys, structure, fitted, progress=generation.Timer(say),
+  outputs = render(keys, structure, fitted,
+                   progress=_progress(args, say, levels),
                    **options, **overrides)
   outputs = np.asarray(jax.device_get(outputs))
   gen_seconds = time.perf_counter() - start
@@ -895,19 +941,22 @@ def _run_make_sketch(args: argparse.Namespace) -> None:
 
 
 def _write_outputs(paths, stale, outputs, panels, fps, only=None) -> None:
-  """Writes `paths` (`_plan_outputs`: one per output, then the grid of
-  `panels` and the outputs), or those of them in `only`, then removes the
-  `stale` outputs."""
+  """Writes `paths` (`output_paths`: one per output, the grid of `panels`
+  and the outputs, the contact sheet), or those of them in `only`, then
+  removes the `stale` outputs."""
   from vgpnn_jax import io  # pylint: disable=g-import-not-at-top
-  *numbered, grid_path = paths
-  assert len(numbered) == len(outputs), (len(numbered), len(outputs))
+  numbered, (grid_path, *sheet) = paths[:len(outputs)], paths[len(outputs):]
+  assert len(numbered) == len(outputs) and len(sheet) <= 1, (paths, outputs)
   wanted = lambda path: only is None or path in only
   for path, output in zip(numbered, outputs):
     if wanted(path):
       io.write_video(path, output, fps=fps)
+  shown = list(panels) + list(outputs)
   if wanted(grid_path):
-    io.write_video(grid_path, io.make_grid(list(panels) + list(outputs)),
-                   fps=fps)
+    io.write_video(grid_path, io.make_grid(shown), fps=fps)
+  for path in sheet:
+    if wanted(path):
+      io.write_video(path, io.contact_sheet(shown), fps=fps)
   for path in stale:
     with contextlib.suppress(FileNotFoundError):
       path.unlink()
@@ -915,14 +964,14 @@ def _write_outputs(paths, stale, outputs, panels, fps, only=None) -> None:
 
 def _write_results(out_dir, paths, stale, outputs, panels, fps, start,
                    gen_seconds, grid_shows, noun):
-  """Writes `paths` (`_plan_outputs`: one per output, then the grid), then
-  removes the `stale` outputs."""
-  *numbered, grid_path = paths
+  """Writes `paths` (`output_paths`), then removes the `stale` outputs."""
+  numbered, (grid_path, *sheet) = paths[:len(outputs)], paths[len(outputs):]
   _write_outputs(paths, stale, outputs, panels, fps)
   removed = (f'; removed {len(stale)} stale output(s) numbered from '
              f'{len(numbered):03d}' if stale else '')
-  print(f'wrote {len(numbered)} {noun}(s) and {grid_path.name} to {out_dir}/ '
-        f'in {time.perf_counter() - start:.1f} s (generation '
+  also = f' and {sheet[0].name}' if sheet else ''
+  print(f'wrote {len(numbered)} {noun}(s), {grid_path.name}{also} to '
+        f'{out_dir}/ in {time.perf_counter() - start:.1f} s (generation '
         f'{gen_seconds:.1f} s){removed}; open {grid_path} to see '
         f'{grid_shows}')
 

@@ -1174,22 +1174,33 @@ def generate_batch(keys: jax.Array,
   return _run(keys, video, config, True, progress, guide)
 
 
+def level_work(levels: Sequence[Level]) -> list[int]:
+  """The work of each level in the order they run (coarsest first): output
+  voxels x iterations, what the fine levels, which dominate, cost about.
+
+  Args:
+    levels: the plan (`plan_levels`), finest first.
+
+  Returns:
+    [len(levels)] work units.
+  """
+  return [math.prod(l.output_size) * l.num_iters for l in levels[::-1]]
+
+
 class Timer:
   """Progress printer: `level i of n, size, time so far` after each level,
   and with the plan, the time left.
 
-  The time left extrapolates the seconds per unit of work of the levels run
-  so far, a level's work counted as its output voxels times its iterations
-  (what the fine levels, which dominate, cost about); shown from the second
-  level on, once a level ran with compiled programs.
+  The time left extrapolates the seconds per unit of work (`level_work`) of
+  the levels run so far; shown from the second level on, once a level ran
+  with compiled programs.
   """
 
   def __init__(self, print_fn=print, levels: Sequence[Level] | None = None):
     """`levels`: the plan (`plan_levels`, finest first), for the time left."""
     self._start = time.perf_counter()
     self._print = print_fn
-    self._work = None if levels is None else [
-        math.prod(l.output_size) * l.num_iters for l in levels[::-1]]
+    self._work = None if levels is None else level_work(levels)
 
   def __call__(self, done: int, num_levels: int, level: Level,
                output: jax.Array) -> None:

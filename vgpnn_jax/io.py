@@ -860,6 +860,72 @@ def make_grid(
   return _join(rows, axis=1, gap=gap)
 
 
+_CONTACT_HEIGHT = 144  # the largest cell height of a contact sheet
+
+
+def contact_sheet(
+    videos: Sequence[Any], *, num_frames: int = 4, height: int | None = None,
+    gap: int = 4
+) -> np.ndarray:
+  """A still to look at in one glance: a row per video, a few of its frames.
+
+  Row i holds `num_frames` frames of video i, evenly spaced from its first to
+  its last (every frame of a shorter video), each resized (nearest neighbour)
+  to a common height keeping its aspect ratio; rows are left aligned and
+  separated, as are the frames, by white gaps.
+
+  Args:
+    videos: N videos `[T_i, H_i, W_i, C]`, floats in [0, 1] or uint8, C = 3 or
+      1; the first is usually the input.
+    num_frames: frames per row (>= 1).
+    height: the cell height; None: the first video's height, at most 144.
+    gap: width in pixels of the white separators (>= 0).
+
+  Returns:
+    [1, H_sheet, W_sheet, 3] float32 image (a video of one frame, for
+    `write_video(... .png)`).
+
+  Raises:
+    errors.InputError: no videos, a bad shape or dtype, num_frames < 1,
+      height < 1 or gap < 0.
+  """
+  num_frames = _check_index(num_frames, 'num_frames')
+  if num_frames < 1:
+    raise errors.InputError(
+        f'contact_sheet: num_frames={num_frames}; give at least 1'
+    )
+  if len(videos) == 0:
+    raise errors.InputError('contact_sheet: no videos given; pass at least one')
+  arrays = []
+  for i, video in enumerate(videos):
+    array = _as_array(video, f'contact_sheet: video {i}')
+    if array.dtype == np.uint8:
+      array = array.astype(np.float32) * np.float32(1 / 255)
+    arrays.append(array)
+  if height is None:
+    height = min(arrays[0].shape[1], _CONTACT_HEIGHT)
+  height = _check_index(height, 'height')
+  gap = _check_index(gap, 'gap')
+  if height < 1 or gap < 0:
+    raise errors.InputError(
+        f'contact_sheet: height={height} and gap={gap}; give height >= 1 and'
+        ' gap >= 0'
+    )
+  rows = []
+  for array in arrays:
+    chosen = np.unique(np.round(np.linspace(0, len(array) - 1, num_frames)))
+    cells = [_resize_nearest(array[int(t) : int(t) + 1], height)
+             for t in chosen]
+    rows.append(_join(cells, axis=2, gap=gap)[0])
+  width = max(r.shape[1] for r in rows)
+  rows = [
+      np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)),
+             constant_values=_GRID_BACKGROUND)
+      for r in rows
+  ]
+  return _join(rows, axis=0, gap=gap)[None]
+
+
 # ----------------------------------------------------------------------------
 # Video metadata, masks and boxes.
 #
