@@ -114,3 +114,25 @@ def test_guarded_batch_equals_one_by_one():
 def test_bad_guard_settings_are_refused(field, value):
   with pytest.raises(ValueError, match=field):
     vgpnn_jax.make_config(**{field: value})
+
+
+def test_defaults_guard_videos_only_and_never_without_noise(monkeypatch):
+  assert vgpnn_jax.make_config().layout_draws == 2
+  assert generation.default_config(1).layout_draws == 1  # images
+  from vgpnn_jax import analogy, edit  # pylint: disable=g-import-not-at-top
+  for defaults in (edit.INPAINT_DEFAULTS, edit.EDIT_DEFAULTS,
+                   analogy.ANALOGY_DEFAULTS, analogy.SKETCH_DEFAULTS):
+    assert edit.application_config(None, defaults, {}, 5).layout_draws == 1
+  # With no noise the draws are one layout: one is drawn, never scored.
+  video = _video()
+  still = _CONFIG._replace(noise_std=0.0)
+  plain = vgpnn_jax.generate(jax.random.key(3), video,
+                             still._replace(layout_draws=1))
+
+  def no_scores(*args):
+    raise AssertionError('draws were compared')
+
+  monkeypatch.setattr(generation, '_layout_scores', no_scores)
+  guarded = vgpnn_jax.generate(jax.random.key(3), video,
+                               still._replace(layout_draws=3))
+  np.testing.assert_array_equal(np.asarray(guarded), np.asarray(plain))

@@ -42,7 +42,7 @@ from vgpnn_jax import resampling
 ANALOGY_DEFAULTS = dict(
     patch_size=(3, 5, 5), time_factor=0.9, space_factor=0.9, min_frames=3,
     min_side=20, num_iters=1, coarsest_iters=1, noise_std=0.0, alpha=1.0,
-    alpha_levels=None, max_levels=None)
+    alpha_levels=None, max_levels=None, layout_draws=1)
 # Sketch-to-video: factor 0.78 down to 5 frames / 35 px (a sketch has no
 # detail below that), J = 3 but 1 at the two finest levels.
 SKETCH_DEFAULTS = dict(

@@ -255,8 +255,8 @@ def _build_parser() -> argparse.ArgumentParser:
       help='structure guard: draw K layouts per output up to a coarse level '
       'and go on from the one made most of the input\'s own patches; fewer '
       'broken or repeated objects, a little less variety, more time at the '
-      'coarse levels; 1 turns it off (experiments/results/'
-      'structure_guard.md)')
+      'coarse levels; default 2 for videos, 1 for images; 1 turns it off, '
+      'and so does --noise 0 (experiments/results/structure_guard.md)')
   gen.add_argument('--format', choices=('mp4', 'gif'), default='mp4',
                    help='output file format (default: %(default)s)')
   _add_reporting_options(gen)

@@ -36,14 +36,17 @@ from vgpnn_jax import masks as masks_lib
 # results/inpaint_settings.md) the hole's coherence averaged 0.00072 with all
 # levels, 0.00085 with 10, 0.00092 with 8 and 0.00118 with 5; noise or a grey
 # start were no better on average.
-INPAINT_DEFAULTS = dict(max_levels=None, noise_std=0.0, alpha=None)
+# No structure guard in the applications: their layout is the input's or
+# the edit's.
+INPAINT_DEFAULTS = dict(max_levels=None, noise_std=0.0, alpha=None,
+                        layout_draws=1)
 # With all levels, coarse levels where fewer than this fraction of the key
 # patches lie outside the (grown) hole are left out: too few patches to fill
 # the hole from.
 MIN_VALID_FRACTION = 0.1
 # Editing: the edit enters 5 levels up (0.52 of the size at factor 0.85):
 # coarse enough to remake seams, fine enough to keep a pasted person.
-EDIT_DEFAULTS = dict(max_levels=5, noise_std=0.0, alpha=None)
+EDIT_DEFAULTS = dict(max_levels=5, noise_std=0.0, alpha=None, layout_draws=1)
 
 # A painted cue differs from the input by more than this in some channel
 # (video compression alone moves 8-bit values by a few steps).
