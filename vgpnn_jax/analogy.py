@@ -118,7 +118,8 @@ def render_config(structure_size: tuple[int, int, int],
   the scale that makes the (fitted) appearance the structure's size.
 
   Raises:
-    InputError: when the structure is shorter than the patch.
+    InputError: when the structure is shorter, lower or narrower than the
+      patch.
   """
   config = edit.application_config(config, defaults, overrides or {},
                                    structure_size[0])
@@ -127,6 +128,11 @@ def render_config(structure_size: tuple[int, int, int],
     raise errors.InputError(
         f'the structure has {structure_size[0]} frame(s), fewer than the '
         f'{patch[0]}-frame patch; give at least {patch[0]} frames')
+  if structure_size[1] < patch[1] or structure_size[2] < patch[2]:
+    raise errors.InputError(
+        f'the structure is {structure_size[1]}x{structure_size[2]} pixels, '
+        f'smaller than the {patch[1]}x{patch[2]} patch; give a larger '
+        f'structure or a smaller patch')
   return config._replace(scale=tuple(
       s / a for s, a in zip(structure_size, appearance_size)))
 
@@ -166,7 +172,8 @@ def analogy(key: jax.Array,
 
   Raises:
     InputError: a video that is not a float [T, H, W, C] array, a video and
-      an image, different channel counts, or videos too small for the patch.
+      an image, different channel counts, channels other than 3 or 1 with
+      the motion cue on, or videos too small for the patch.
   """
   return _render(key, edit.check_video(structure, 'structure'), appearance,
                  config, ANALOGY_DEFAULTS, structure_weight=structure_weight,
@@ -192,6 +199,11 @@ def _render(key, structure, appearance, config, defaults, *,
         f'{appearance.shape[0]}: give two videos or two images')
   if structure_weight < 0:
     raise ValueError(f'structure_weight must be >= 0, got {structure_weight}')
+  if not images and structure_weight > 0 and structure.shape[3] not in (1, 3):
+    raise errors.InputError(
+        f'the motion cue needs RGB (3-channel) or grey (1-channel) videos, '
+        f'got {structure.shape[3]} channels; give RGB videos, or '
+        f'structure_weight=0 for no motion cue')
   appearance = fit_appearance(appearance, structure.shape[:3])
   config = render_config(structure.shape[:3], appearance.shape[:3],
                          IMAGE_ANALOGY_DEFAULTS if images else defaults,

@@ -554,12 +554,13 @@ def _plan_generate(args: argparse.Namespace, path: str | pathlib.Path,
       generation.default_config(video.shape[0], args.scale or (1, 1, 1)),
       **overrides)
   levels = generation.plan_levels(video.shape[:3], config)
+  # Refuse up front, with a smaller request to try, what cannot fit (before
+  # listing --num output paths: --num 100000000 took minutes there).
+  memory.check_fits(levels, video.shape[3], args.num,
+                    chunk_size=config.chunk_size, config=config)
   paths, stale = _plan_outputs(args, out_dir, 'variation',
                                levels[0].output_size[0], sources,
                                keep_existing)
-  # Refuse up front, with a smaller request to try, what cannot fit.
-  memory.check_fits(levels, video.shape[3], args.num,
-                    chunk_size=config.chunk_size, config=config)
   return _GenerateJob(video, fps, config, levels, paths, stale)
 
 
@@ -804,10 +805,10 @@ def _run_edit(args: argparse.Namespace) -> None:
     inputs = [args.original, args.edited, args.mask, args.values]
   levels = generation.plan_levels(plan_video.shape[:3], config,
                                   plan_video.shape[3])
-  paths, stale = _plan_outputs(args, out_dir, args.command, video.shape[0],
-                               inputs)
   memory.check_fits(levels, video.shape[3], args.num,
                     chunk_size=config.chunk_size, config=config)
+  paths, stale = _plan_outputs(args, out_dir, args.command, video.shape[0],
+                               inputs)
   say(f'input {getattr(args, "input", None) or args.original}: '
       f'{video.shape[0]} frames of {video.shape[1]}x{video.shape[2]} at '
       f'{fps:g} fps; {args.num} {what}, {len(levels)} levels')
@@ -873,11 +874,11 @@ def _run_analogy(args: argparse.Namespace) -> None:
   config = analogy.render_config(structure.shape[:3], fitted.shape[:3],
                                  defaults, None, overrides)
   levels = generation.plan_levels(fitted.shape[:3], config, fitted.shape[3])
+  memory.check_fits(levels, fitted.shape[3] + 1, args.num,
+                    chunk_size=config.chunk_size, config=config)
   paths, stale = _plan_outputs(args, out_dir, args.command,
                                structure.shape[0],
                                [structure_path, args.appearance])
-  memory.check_fits(levels, fitted.shape[3] + 1, args.num,
-                    chunk_size=config.chunk_size, config=config)
   say(f'structure {structure_path}: {structure.shape[0]} frames of '
       f'{structure.shape[1]}x{structure.shape[2]} at {fps:g} fps; '
       f'appearance {args.appearance}; {args.num} result(s), {len(levels)} '

@@ -30,6 +30,7 @@ import numpy as np
 from vgpnn_jax import errors
 from vgpnn_jax import generation
 from vgpnn_jax import masks as masks_lib
+from vgpnn_jax import memory
 
 # Inpainting: every level (down to ~15 px), from the smooth fill, no noise.
 # On three 12-frame clips at 144 px (experiments/inpaint_settings.py,
@@ -57,8 +58,11 @@ def check_video(video: Any, name: str) -> jax.Array:
   """`video` as float32 [T, H, W, C]; InputError naming it otherwise.
 
   Concrete values must be finite and in [0, 1]
-  (`generation.check_video_values`); a traced video is not checked.
+  (`generation.check_video_values`); a traced video is not checked. A video
+  too large for the free memory is refused before it is copied
+  (`memory.check_array_fits`).
   """
+  memory.check_array_fits(np.shape(video), f'the {name}')
   video = jnp.asarray(video)
   if video.ndim != 4 or not jnp.issubdtype(video.dtype, jnp.floating):
     lacks = ('' if video.ndim == 4 else

@@ -209,8 +209,31 @@ class Level(NamedTuple):
   alpha: float | None = None
 
 
+def _whole(value) -> int | None:
+  """`value` as an int if it is one (a Python or NumPy integer), else None."""
+  try:
+    return operator.index(value)
+  except TypeError:
+    return None
+
+
+def _real(value) -> float:
+  """`value` as a float if it is a number, else NaN (refused by the checks)."""
+  if isinstance(value, (str, bytes)):
+    return math.nan
+  try:
+    return float(value)
+  except (TypeError, ValueError):
+    return math.nan
+
+
 def make_config(config: Config | None = None, **overrides) -> Config:
-  """A `Config` from an optional base and keyword overrides (checked)."""
+  """A `Config` from an optional base and keyword overrides (checked).
+
+  Raises:
+    TypeError: an unknown option.
+    ValueError: a value of the wrong type or out of range, naming the field.
+  """
   config = Config() if config is None else config
   unknown = set(overrides) - set(Config._fields)
   if unknown:
@@ -220,7 +243,7 @@ def make_config(config: Config | None = None, **overrides) -> Config:
   if config.search not in SEARCH_MODES:
     raise ValueError(f'search must be one of {SEARCH_MODES}, got '
                      f'{config.search!r}')
-  if not 0 <= config.noise_std <= MAX_NOISE_STD:  # also refuses NaN
+  if not 0 <= _real(config.noise_std) <= MAX_NOISE_STD:  # also NaN
     raise ValueError(f'noise_std must be a number from 0 to '
                      f'{MAX_NOISE_STD:g}, got {config.noise_std}')
   try:
@@ -230,9 +253,38 @@ def make_config(config: Config | None = None, **overrides) -> Config:
   if len(scale) != 3 or not all(math.isfinite(s) and s > 0 for s in scale):
     raise ValueError(f'scale must be three positive finite numbers '
                      f'(sT, sH, sW), got {config.scale}')
-  if config.max_levels is not None and not config.max_levels >= 1:
-    raise ValueError(f'max_levels must be >= 1 or None, got '
-                     f'{config.max_levels}')
+  if config.max_levels is not None and not (
+      _whole(config.max_levels) is not None and config.max_levels >= 1):
+    raise ValueError(f'max_levels must be >= 1 (an integer) or None, got '
+                     f'{config.max_levels!r}')
+  patch = config.patch_size
+  if patch is not None:
+    try:
+      patch = tuple(_whole(p) for p in patch)
+    except TypeError:
+      patch = ()
+    if len(patch) != 3 or any(p is None or p < 1 for p in patch):
+      raise ValueError(f'patch_size must be None or 3 positive integers '
+                       f'(pt, ph, pw), got {config.patch_size!r}')
+  if not 0 < _real(config.time_factor) <= 1:
+    raise ValueError(f'time_factor must be in (0, 1], got '
+                     f'{config.time_factor!r}')
+  if not 0 < _real(config.space_factor) < 1:
+    raise ValueError(f'space_factor must be in (0, 1) (1 would never '
+                     f'shrink), got {config.space_factor!r}')
+  chunk = _whole(config.chunk_size)
+  if chunk is None or chunk < 1:
+    raise ValueError(f'chunk_size must be an integer >= 1, got '
+                     f'{config.chunk_size!r}')
+  if config.large_output_voxels is not None:
+    try:
+      thresholds = tuple(_real(v) for v in config.large_output_voxels)
+    except TypeError:
+      thresholds = ()
+    if len(thresholds) != 2 or not all(v == v for v in thresholds):
+      raise ValueError(f'large_output_voxels must be None or two numbers '
+                       f'(J-to-1, small-patch thresholds), got '
+                       f'{config.large_output_voxels!r}')
   if not (isinstance(config.layout_draws, int) and config.layout_draws >= 1):
     raise ValueError(f'layout_draws must be an integer >= 1, got '
                      f'{config.layout_draws!r}')
@@ -242,16 +294,23 @@ def make_config(config: Config | None = None, **overrides) -> Config:
   if config.noise_unit not in NOISE_UNITS:
     raise ValueError(f'noise_unit must be one of {NOISE_UNITS}, got '
                      f'{config.noise_unit!r}')
-  if config.num_iters < 1 or config.coarsest_iters < 1 or any(
-      int(j) < 1 for j in config.finest_iters):
-    raise ValueError('num_iters, coarsest_iters and finest_iters must be '
-                     '>= 1')
-  if not config.auto_exact_flops >= 0:
+  try:
+    iters = [config.num_iters, config.coarsest_iters, *config.finest_iters]
+  except TypeError:  # finest_iters is not a sequence
+    iters = [None]
+  if any(_whole(j) is None or j < 1 for j in iters):
+    raise ValueError(f'num_iters, coarsest_iters and finest_iters must be '
+                     f'integers >= 1 (finest_iters a tuple of them), got '
+                     f'{config.num_iters!r}, {config.coarsest_iters!r} and '
+                     f'{config.finest_iters!r}')
+  if not _real(config.auto_exact_flops) >= 0:
     raise ValueError(f'auto_exact_flops must be >= 0, got '
                      f'{config.auto_exact_flops}')
-  if config.alpha is not None and not config.alpha > 0:
-    raise ValueError(f'alpha must be positive or None, got {config.alpha}')
-  if config.alpha_levels is not None and config.alpha_levels < 0:
+  if config.alpha is not None and not 0 < _real(config.alpha) < math.inf:
+    # An infinite alpha makes every normalised distance 0: all ties.
+    raise ValueError(f'alpha must be positive and finite, or None, got '
+                     f'{config.alpha!r}')
+  if config.alpha_levels is not None and not _real(config.alpha_levels) >= 0:
     raise ValueError(f'alpha_levels must be >= 0 or None, got '
                      f'{config.alpha_levels}')
   pnn.check_options(pnn.StepOptions(
@@ -259,7 +318,7 @@ def make_config(config: Config | None = None, **overrides) -> Config:
       search='exact' if config.search == 'auto' else config.search,
       # Checked where it can act: PatchMatch levels run without it.
       alpha=None if config.search == 'patchmatch' else config.alpha))
-  return config._replace(scale=scale,
+  return config._replace(scale=scale, patch_size=patch, chunk_size=chunk,
                          finest_iters=tuple(int(j)
                                             for j in config.finest_iters))
 
@@ -374,6 +433,9 @@ def check_video_values(video: jax.Array, what: str = 'the video') -> None:
 
 
 def _check_video(video: jax.Array) -> jax.Array:
+  # Before the device copy: a huge (broadcast, memory-mapped) input is
+  # refused, not allocated.
+  _check_array_fits(np.shape(video), 'the video')
   video = jnp.asarray(video)
   if video.ndim != 4:
     raise errors.InputError(
@@ -389,6 +451,21 @@ def _check_video(video: jax.Array) -> jax.Array:
         f'of at least one pixel and channel')
   check_video_values(video)
   return video.astype(jnp.float32)
+
+
+def _check_array_fits(shape: tuple[int, ...], what: str) -> None:
+  """`memory.check_array_fits` (imported here: memory imports this module)."""
+  from vgpnn_jax import memory  # pylint: disable=g-import-not-at-top
+  memory.check_array_fits(shape, what)
+
+
+def _check_memory(levels: Sequence[Level], channels: int, batch: int,
+                  config: Config) -> None:
+  """`memory.check_fits`: InputError for a request that cannot fit in the
+  free memory, before anything is allocated or compiled."""
+  from vgpnn_jax import memory  # pylint: disable=g-import-not-at-top
+  memory.check_fits(levels, channels, batch, chunk_size=config.chunk_size,
+                    config=config)
 
 
 def _check_key(key, batched: bool) -> jax.Array:
@@ -916,6 +993,10 @@ def _run(keys: jax.Array, video: jax.Array, config: Config, batched: bool,
          progress: ProgressFn | None, guide: Guide | None = None) -> jax.Array:
   levels = plan_levels(video.shape[:3], config, video.shape[3])
   colours = video.shape[3]
+  cue_channels = 0 if guide is None or guide.key_cue is None else (
+      jnp.shape(guide.key_cue)[-1])
+  _check_memory(levels, colours + cue_channels,
+                keys.shape[0] if batched else 1, config)
   if guide is not None:
     guide = _check_guide(guide, video, levels[0].output_size)
   guides, boxes = _guide_levels(guide, levels, colours)
@@ -1130,7 +1211,8 @@ def generate(key: jax.Array,
 
   Raises:
     InputError: when the video is not a finite float video in [0, 1], is too
-      small for the patch or the scale, or the guide does not fit it.
+      small for the patch or the scale, the guide does not fit it, or the
+      request needs more memory than is free (`memory.check_fits`).
     TypeError: `key` is not a PRNG key (e.g. an int seed).
     ValueError: `key` is a batch of keys (use `generate_batch`).
   """

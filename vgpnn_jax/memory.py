@@ -19,7 +19,8 @@ changes, rerun the benchmark.
 `check_fits` refuses a request whose estimate exceeds `USABLE_FRACTION`
 (85%) of the free memory: the estimate is an upper bound of what the arrays
 and compilations need, not of what else the process and the machine take
-meanwhile.
+meanwhile. `check_array_fits` refuses one array that could not fit (a
+broadcast or memory-mapped input, an output size) before it is allocated.
 
 Sizes are in bytes; arrays are float32 or int32 (4 bytes per value).
 """
@@ -353,6 +354,41 @@ def _largest_fitting(plan, fits, low: int, high: int) -> int | None:
 
 def _gib(num_bytes: float) -> str:
   return f'{num_bytes / 2**30:.1f} GiB'
+
+
+# Arrays up to this size are not checked: they fit anywhere, and asking the
+# free memory costs file reads.
+_UNCHECKED_BYTES = 64 * 2**20
+
+
+def check_array_fits(shape: Sequence[int], what: str = 'the video', *,
+                     available: int | None = None) -> None:
+  """Raises `InputError` when a float32 array of `shape` cannot fit.
+
+  Checked before the array is made (or copied to the device), so that a
+  huge request fails at once instead of allocating: the array alone may
+  take at most `USABLE_FRACTION` (85%) of the free memory.
+
+  Args:
+    shape: the array's shape.
+    what: the array's name in the message.
+    available: free bytes; None asks `available_bytes()`, and when that is
+      unknown too nothing is checked.
+  """
+  num_bytes = math.prod(int(n) for n in shape) * _VALUE
+  if num_bytes <= _UNCHECKED_BYTES:
+    return
+  if available is None:
+    available = available_bytes()
+    if available is None:
+      return
+  if num_bytes > USABLE_FRACTION * available:
+    size = 'x'.join(str(int(n)) for n in shape)
+    raise errors.InputError(
+        f'{what} ({size}) needs {_gib(num_bytes)} as float32 but only '
+        f'{_gib(available)} is free, of which a run may use '
+        f'{USABLE_FRACTION:.0%}; use a smaller size (fewer frames, a '
+        f'smaller height and width)')
 
 
 def check_fits(levels: Sequence[generation.Level],

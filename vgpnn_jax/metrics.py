@@ -27,8 +27,10 @@ coherence costs `2 * Nq * Nk * D` flops (7e13 for 8x168x298 against itself with
 `max_patches` (an unbiased estimate of the mean) and, for HD, also the keys
 with `max_keys` (which biases the distances upwards: see `coherence`).
 
-Everything is jittable: Python checks the static arguments (shapes, patch size,
-counts) and raises `ValueError`; the arrays go to jitted implementations.
+Everything is jittable: Python checks the static arguments (shapes, dtypes,
+patch size, counts) and raises `ValueError`; the arrays go to jitted
+implementations. Concrete (not traced) videos must also hold finite values,
+else `InputError` (a `ValueError`): a NaN would make every score NaN.
 """
 
 import functools
@@ -39,6 +41,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from vgpnn_jax import errors
 from vgpnn_jax.resampling import resize as resize_video
 
 PatchSize = tuple[int, int, int]
@@ -100,11 +103,18 @@ def diversity(samples: jax.typing.ArrayLike,
   Returns:
     Scalar float32; inf or NaN if the reference is constant.
   """
+  _check_array_fits(samples, 'the samples')
+  _check_array_fits(reference, 'the reference')
   try:
     samples = jnp.asarray(samples)
   except (TypeError, ValueError) as e:
     raise ValueError(f'samples must share one shape [T, H, W, 3]: {e}') from e
   reference = jnp.asarray(reference)
+  for name, video in (('samples', samples), ('reference', reference)):
+    if jnp.issubdtype(video.dtype, jnp.complexfloating):
+      raise ValueError(f'the {name} must be real, got dtype {video.dtype}')
+    if 0 in video.shape:
+      raise ValueError(f'the {name} hold no values (shape {video.shape})')
   if samples.ndim != 5 or samples.shape[-1] != 3:
     raise ValueError(
         f'expected samples [N, T, H, W, 3], got shape {samples.shape}')
@@ -114,6 +124,8 @@ def diversity(samples: jax.typing.ArrayLike,
   if reference.ndim != 4 or reference.shape[-1] != 3:
     raise ValueError(
         f'expected a reference [T, H, W, 3], got shape {reference.shape}')
+  errors.check_finite(samples, 'the samples')
+  errors.check_finite(reference, 'the reference')
   return _diversity(samples.astype(jnp.float32), reference.astype(jnp.float32))
 
 
@@ -121,11 +133,28 @@ def diversity(samples: jax.typing.ArrayLike,
 # Checks shared by the patch metrics.
 
 
+def _check_array_fits(video, what: str) -> None:
+  """`memory.check_array_fits` before the device copy (imported here:
+  memory imports the generation engine)."""
+  if isinstance(video, (list, tuple)):
+    return  # already in memory, and np.shape would copy it
+  from vgpnn_jax import memory  # pylint: disable=g-import-not-at-top
+  memory.check_array_fits(np.shape(video), what)
+
+
 def _check_video(video: jax.typing.ArrayLike, name: str) -> jax.Array:
+  """A [T, H, W, C] float video with values, as float32."""
+  _check_array_fits(video, f'the {name}')
   video = jnp.asarray(video)
   if video.ndim != 4:
     raise ValueError(f'expected {name} of shape [T, H, W, C], got '
                      f'{video.shape}')
+  if not jnp.issubdtype(video.dtype, jnp.floating):
+    raise ValueError(f'expected {name} as a float video in [0, 1], got dtype '
+                     f'{video.dtype}; divide 8-bit values (0-255) by 255')
+  if 0 in video.shape:
+    raise ValueError(f'the {name} is empty (shape {video.shape})')
+  errors.check_finite(video, f'the {name}')
   return video.astype(jnp.float32)
 
 

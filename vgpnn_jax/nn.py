@@ -19,6 +19,8 @@ import functools
 import jax
 import jax.numpy as jnp
 
+from vgpnn_jax import errors
+
 _HIGHEST = jax.lax.Precision.HIGHEST
 
 
@@ -119,12 +121,26 @@ def exact_nearest(
   Returns:
     indices: [Nq] int32, the chosen key of every query (the first one on ties).
     sq_distances: [Nq] float32, the squared distance to that key.
+
+  Raises:
+    ValueError: bad shapes, no keys, complex vectors, a bad `alpha` or
+      `key_valid`; `InputError` (a ValueError) for concrete vectors that are
+      not finite (a NaN query has no nearest key: its index would be Nk).
   """
   queries = jnp.asarray(queries)
   keys = jnp.asarray(keys)
   if queries.ndim != 2 or keys.ndim != 2 or queries.shape[1] != keys.shape[1]:
     raise ValueError(f'expected [Nq, D] queries and [Nk, D] keys, got '
                      f'{queries.shape} and {keys.shape}')
+  if keys.shape[0] == 0:
+    raise ValueError('there are no keys to search (keys of shape '
+                     f'{keys.shape}); give at least one')
+  for name, vectors in (('queries', queries), ('keys', keys)):
+    if jnp.issubdtype(vectors.dtype, jnp.complexfloating):
+      raise ValueError(f'the {name} must be real, got dtype {vectors.dtype}')
+    errors.check_finite(vectors, f'the {name}')
+  if queries.shape[0] == 0:
+    return jnp.zeros((0,), jnp.int32), jnp.zeros((0,), jnp.float32)
   if alpha is not None and alpha <= 0:
     raise ValueError(f'alpha must be positive or None, got {alpha}')
   if key_valid is not None:

@@ -20,6 +20,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from vgpnn_jax import errors
+
 PatchSize = tuple[int, int, int]
 
 REDUCTIONS = ('median', 'mean')
@@ -70,11 +72,17 @@ def unfold(video: jax.typing.ArrayLike,
   Returns:
     [T-pt+1, H-ph+1, W-pw+1, pt*ph*pw*C] patches, features ordered
     (kt, kh, kw, c).
+
+  Raises:
+    ValueError: not 4-D, or smaller than the patch; `InputError` (a
+      ValueError) for concrete values that are not finite.
   """
   video = jnp.asarray(video)
   if video.ndim != 4:
     raise ValueError(f'expected a [T, H, W, C] video, got shape {video.shape}')
-  return _unfold(video, _check_patch(video.shape[:3], patch_size))
+  patch_size = _check_patch(video.shape[:3], patch_size)
+  errors.check_finite(video, 'the video to unfold')
+  return _unfold(video, patch_size)
 
 
 # Values (voxel, channel) selected together where the median fold's cheap
@@ -459,6 +467,18 @@ def _check_reduce(reduce: str) -> None:
     raise ValueError(f'reduce must be one of {REDUCTIONS}, got {reduce!r}')
 
 
+def _check_fold_values(values: jax.Array, what: str) -> None:
+  """Folded values must be real floats (the median's bisection and the
+  mean divide), non-empty and, when concrete, finite (a NaN comes out as
+  inf)."""
+  if not jnp.issubdtype(values.dtype, jnp.floating):
+    raise ValueError(f'{what} must be floats, got dtype {values.dtype}; '
+                     f'convert them, e.g. .astype(np.float32)')
+  if 0 in values.shape:
+    raise ValueError(f'{what} are empty (shape {values.shape})')
+  errors.check_finite(values, what)
+
+
 @functools.partial(jax.jit, static_argnames=('patch_size', 'reduce'))
 def _fold(patches, patch_size, reduce):
   nt, nh, nw, features = patches.shape
@@ -485,14 +505,22 @@ def fold(patches: jax.typing.ArrayLike,
 
   Returns:
     [nT+pt-1, nH+ph-1, nW+pw-1, C] video.
+
+  Raises:
+    ValueError: a bad shape, patch size or `reduce`, patches that are not
+      floats or are empty; `InputError` (a ValueError) for concrete values
+      that are not finite.
   """
   patches = jnp.asarray(patches)
   _check_reduce(reduce)
   patch_size = tuple(int(p) for p in patch_size)
+  if len(patch_size) != 3 or min(patch_size) < 1:
+    raise ValueError(f'patch_size must be 3 positive ints, got {patch_size}')
   volume = int(np.prod(patch_size))
   if patches.ndim != 4 or patches.shape[-1] % volume:
     raise ValueError(f'expected [nT, nH, nW, {volume}*C] patches, got '
                      f'{patches.shape}')
+  _check_fold_values(patches, 'the patches to fold')
   return _fold(patches, patch_size, reduce)
 
 
@@ -556,13 +584,21 @@ def fold_field(field: jax.typing.ArrayLike,
 
   Returns:
     [nT+pt-1, nH+ph-1, nW+pw-1, C] video.
+
+  Raises:
+    ValueError: bad shapes, patch size or `reduce`, values that are not
+      floats or are empty; `InputError` (a ValueError) for concrete values
+      that are not finite.
   """
   field = jnp.asarray(field)
   values = jnp.asarray(values)
   _check_reduce(reduce)
+  if values.ndim != 4:
+    raise ValueError(f'expected [Tv, Hv, Wv, C] values, got {values.shape}')
   patch_size = _check_patch(values.shape[:3], patch_size)
   if field.ndim != 4 or field.shape[-1] != 3:
     raise ValueError(f'expected a [nT, nH, nW, 3] field, got {field.shape}')
+  _check_fold_values(values, 'the values to fold')
   if guess is not None:
     guess = jnp.asarray(guess)
     want = tuple(n + p - 1 for n, p in zip(field.shape[:3], patch_size))

@@ -22,6 +22,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from vgpnn_jax import errors
+
 _KEYS_A = -0.5
 
 
@@ -132,9 +134,22 @@ def resize(x: jax.typing.ArrayLike, shape: Sequence[int]) -> jax.Array:
       k <= n; the remaining axes keep their size. Every size >= 1.
 
   Returns:
-    [d0', ..., dk', d(k+1), ..., dn] array of the floating dtype of `x`.
+    [d0', ..., dk', d(k+1), ..., dn] array of the floating dtype of `x`
+    (float32 for integer and bool inputs).
+
+  Raises:
+    ValueError: a complex or empty `x`, an output size below 1, more sizes
+      than axes; `InputError` (a ValueError) for concrete values that are
+      not finite (one NaN would spread along every resized axis) or an input
+      or output too large for the free memory.
   """
+  traced = isinstance(x, jax.core.Tracer)
+  if not traced:  # before the device copy of a broadcast or mapped input
+    _check_array_fits(np.shape(x), 'the array to resize')
   x = jnp.asarray(x)
+  if jnp.issubdtype(x.dtype, jnp.complexfloating):
+    raise ValueError(f'resize takes real values, got dtype {x.dtype}; resize '
+                     f'the real and imaginary parts apart')
   if not jnp.issubdtype(x.dtype, jnp.floating):
     x = x.astype(jnp.float32)
   shape = tuple(int(s) for s in shape)
@@ -145,5 +160,17 @@ def resize(x: jax.typing.ArrayLike, shape: Sequence[int]) -> jax.Array:
     raise ValueError(f'every output size must be >= 1, got {shape}')
   if shape == x.shape:
     return x
+  if 0 in x.shape:
+    raise ValueError(f'cannot resize an empty array (shape {x.shape}) to '
+                     f'{shape}')
+  if not traced:
+    _check_array_fits(shape, 'the resized array')
+    errors.check_finite(x, 'the array to resize')
   return _resize(x, shape)
 
+
+def _check_array_fits(shape: Sequence[int], what: str) -> None:
+  """`memory.check_array_fits` (imported here: memory imports generation,
+  which imports this module)."""
+  from vgpnn_jax import memory  # pylint: disable=g-import-not-at-top
+  memory.check_array_fits(shape, what)

@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from vgpnn_jax import memory
 from vgpnn_jax import resampling
 
 # The coarse frames clustered: about this many pixels on the shorter side.
@@ -127,10 +128,15 @@ def moving_disc(size: Sequence[int], *,
 
   Returns:
     [T, H, W, 3] float32 with three flat colours.
+
+  Raises:
+    ValueError: a size below 1; `InputError` (a ValueError) for a size too
+      large for the free memory (before anything is allocated).
   """
   t, h, w = (int(s) for s in size)
   if min(t, h, w) < 1:
     raise ValueError(f'size must be positive, got {tuple(size)}')
+  memory.check_array_fits((t, h, w, 3), 'the disc sketch')
   rows = np.arange(h, dtype=np.float32)[:, None]
   cols = np.arange(w, dtype=np.float32)[None, :]
   frames = np.empty((t, h, w, 3), np.float32)
