@@ -11,6 +11,7 @@ machines compare as ratios.
     python experiments/bench.py                       # the 144x256 cases
     python experiments/bench.py --cases 13x144x256,13x720x1280 --search auto
     python experiments/bench.py --cache /tmp/jaxcache # second run: no compile
+    python experiments/bench.py --guards 1,2 --seeds 0,1 # the guard's cost
 
 Cases are TxHxW; `--search` picks the search (auto by default). With `--cache`
 the persistent compilation cache is used: run twice to see the cached time.
@@ -66,7 +67,8 @@ def case_video(path: str, frames: int, height: int, width: int):
 
 def run_case(case: str, search: str, num: int, cache: str | None,
              video_path: str, seed: int = 0,
-             alpha: float | str | None = None) -> dict:
+             alpha: float | str | None = None, guard: int | None = None
+             ) -> dict:
   """Runs one case in this process; returns its measurements."""
   import jax  # pylint: disable=g-import-not-at-top
   sys.path.insert(0, _ROOT)
@@ -78,7 +80,8 @@ def run_case(case: str, search: str, num: int, cache: str | None,
   frames, height, width = (int(v) for v in case.split('x'))
   video = case_video(video_path, frames, height, width)
   matmul = _matmul_seconds()
-  config = generation.make_config(search=search,
+  overrides = {} if guard is None else {'layout_draws': guard}
+  config = generation.make_config(search=search, **overrides,
                                   **cli.alpha_overrides(alpha))
   levels = generation.plan_levels(video.shape[:3], config)
   times = []
@@ -98,6 +101,7 @@ def run_case(case: str, search: str, num: int, cache: str | None,
   peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
   return {
       'case': case, 'search': search, 'num': num, 'seed': seed,
+      'guard': config.layout_draws,
       'levels': len(levels), 'level_seconds': times, 'total_seconds': total,
       'peak_gib': peak_kib / 2**20,
       'voxels_per_second': num * frames * height * width / total,
@@ -131,16 +135,24 @@ def main() -> None:
   parser.add_argument('--alpha', type=cli.parse_alpha, default=None,
                       help='the completeness term (Config.alpha), "none" '
                       'for off; default: the library\'s')
+  parser.add_argument('--guards', default=None,
+                      help='comma-separated structure-guard draws '
+                      '(Config.layout_draws), each case run with each, '
+                      'alternating; default: the library\'s')
+  parser.add_argument('--guard', type=int, default=None,
+                      help=argparse.SUPPRESS)
   parser.add_argument('--one', default=None, help=argparse.SUPPRESS)
   args = parser.parse_args()
   if args.one:  # the subprocess side
     print(json.dumps(run_case(args.one, args.search, args.num, args.cache,
-                              args.video, args.seed, args.alpha)))
+                              args.video, args.seed, args.alpha,
+                              args.guard)))
     return
   rows = []
-  runs = [(case, seed) for case in args.cases.split(',')
-          for seed in args.seeds.split(',')]
-  for case, seed in runs:
+  guards = [None] if args.guards is None else args.guards.split(',')
+  runs = [(case, seed, guard) for case in args.cases.split(',')
+          for seed in args.seeds.split(',') for guard in guards]
+  for case, seed, guard in runs:
     command = [sys.executable, __file__, '--one', case, '--search',
                args.search, '--num', str(args.num), '--video', args.video,
                '--seed', seed]
@@ -148,6 +160,8 @@ def main() -> None:
       command += ['--cache', args.cache]
     if args.alpha is not None:
       command += ['--alpha', str(args.alpha)]
+    if guard is not None:
+      command += ['--guard', guard]
     started = time.perf_counter()
     result = subprocess.run(command, capture_output=True, text=True,
                             check=False)
@@ -157,13 +171,14 @@ def main() -> None:
       continue
     rows.append(json.loads(result.stdout.strip().splitlines()[-1]))
     rows[-1]['wall_seconds'] = wall
-  print('| case | seed | search | levels | generate s | process s | peak GiB | '
+  print('| case | seed | guard | search | levels | generate s | process s | peak GiB | '
         'voxels/s | numpy 2048^2 matmul s | generate / matmul | s per level, '
         'coarse to fine |')
-  print('|---|---|---|---|---|---|---|---|---|---|---|')
+  print('|---|---|---|---|---|---|---|---|---|---|---|---|')
   for r in rows:
     per_level = ' '.join(f'{t:.1f}' for t in r['level_seconds'])
-    print(f"| {r['case']} x{r['num']} | {r['seed']} | {r['search']} | "
+    print(f"| {r['case']} x{r['num']} | {r['seed']} | {r['guard']} | "
+          f"{r['search']} | "
           f"{r['levels']} | "
           f"{r['total_seconds']:.1f} | {r['wall_seconds']:.1f} | "
           f"{r['peak_gib']:.2f} | "

@@ -67,6 +67,9 @@ _RUNS = {
 _LOOSEST = 1.6
 # Runs whose peak may exceed the estimate, by at most what `check_fits`
 # leaves free (estimate <= USABLE_FRACTION of the free memory).
+# The default structure guard, which check_fits counts when given the config.
+_GUARD = dict(layout_draws=generation.Config().layout_draws,
+              guard_level=generation.Config().guard_level)
 _UNDER = {'retarget': 1 / memory.USABLE_FRACTION}
 
 
@@ -125,6 +128,8 @@ class EstimateAgainstRunsTest(parameterized.TestCase):
     levels, config = _plan(size, **overrides)
     self.assertEqual(tuple(shape), levels[0].output_size + (3,))
     estimate = memory.estimate_bytes(levels, 3, chunk_size=config.chunk_size,
+                                     layout_draws=config.layout_draws,
+                                     guard_level=config.guard_level,
                                      platform='cpu')
     report = (f'{name}: estimate {estimate / 2**20:.0f} MiB, measured '
               f'{measured / 2**20:.0f} MiB')
@@ -201,7 +206,8 @@ class CheckFitsTest(absltest.TestCase):
     super().setUp()
     self.size = (13, 720, 1280)
     self.levels, self.config = _plan(self.size)
-    self.needed = memory.estimate_bytes(self.levels, 3, 4, platform='cpu')
+    self.needed = memory.estimate_bytes(self.levels, 3, 4, platform='cpu',
+                                        **_GUARD)
 
   def _refusal(self, available, batch=4, config='given'):
     config = self.config if config == 'given' else config
@@ -244,10 +250,10 @@ class CheckFitsTest(absltest.TestCase):
       memory.available_bytes = original
 
   def test_refusal_names_need_free_and_fixes(self):
-    message = self._refusal(12 * _GIB)
+    message = self._refusal(12.5 * _GIB)
     self.assertIn('13x720x1280, 4 variations', message)
     self.assertIn(f'about {self.needed / _GIB:.1f} GiB', message)
-    self.assertIn('only 12.0 GiB is free', message)
+    self.assertIn('only 12.5 GiB is free', message)
     self.assertRegex(message, r'--max-size \(e\.g\. \d+\)')
     self.assertRegex(message, r'--frames 0:\d+\)')
     self.assertRegex(message, r'--num \d+\)')
@@ -258,14 +264,16 @@ class CheckFitsTest(absltest.TestCase):
     self.assertNotIn('--max-size', message)
 
   def test_suggestions_fit_and_are_the_largest(self):
-    # Enough for one variation of 13 frames, or 4 of 3 frames.
-    available = 12 * _GIB
+    # Enough for one variation of 13 frames, or 4 of 3 frames (10.3 GiB with
+    # the structure guard).
+    available = 12.5 * _GIB
     message = self._refusal(available)
     t, h, w = self.size
 
     def fits(size, batch=4):
       levels, _ = _plan(size)
-      return memory.estimate_bytes(levels, 3, batch, platform='cpu') <= (
+      return memory.estimate_bytes(levels, 3, batch, platform='cpu',
+                                   **_GUARD) <= (
           memory.USABLE_FRACTION * available)
 
     def width(height):

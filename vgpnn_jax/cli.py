@@ -586,7 +586,9 @@ def _plan_table(levels, channels: int, num: int, config,
                  f'{level.search:10s}  {level.num_iters:5d}  '
                  f'{"-" if level.alpha is None else f"{level.alpha:g}"}')
   peak = memory.estimate_bytes(levels, channels, num,
-                               chunk_size=config.chunk_size)
+                               chunk_size=config.chunk_size,
+                               layout_draws=config.layout_draws,
+                               guard_level=config.guard_level)
   lines.append(f'memory estimate: {peak / 2**30:.2f} GiB for {num} output(s)')
   if config.layout_draws > 1:
     lines.append(f'structure guard: {config.layout_draws} draws up to '
