@@ -786,6 +786,50 @@ def _join(parts: Sequence[np.ndarray], axis: int, gap: int) -> np.ndarray:
   return np.concatenate(pieces, axis=axis)
 
 
+def _grid_inputs(
+    videos: Sequence[Any], height: int | None, gap: int, what: str,
+    height_cap: int | None = None,
+) -> tuple[list[np.ndarray], int, int]:
+  """The videos of a grid or sheet as float32 `[T, H, W, 3]` arrays, and its
+  checked cell height (None: the first video's, at most `height_cap`) and
+  gap; `what` names the caller in the errors."""
+  if len(videos) == 0:
+    raise errors.InputError(f'{what}: no videos given; pass at least one')
+  arrays = []
+  for i, video in enumerate(videos):
+    array = _as_array(video, f'{what}: video {i}')
+    if array.dtype == np.uint8:
+      array = array.astype(np.float32) * np.float32(1 / 255)
+    arrays.append(array)
+  if height is None:
+    height = arrays[0].shape[1]
+    if height_cap is not None:
+      height = min(height, height_cap)
+  height = _check_index(height, 'height')
+  gap = _check_index(gap, 'gap')
+  if height < 1 or gap < 0:
+    raise errors.InputError(
+        f'{what}: height={height} and gap={gap}; give height >= 1 and'
+        ' gap >= 0'
+    )
+  return arrays, height, gap
+
+
+def _stack_rows(rows: Sequence[np.ndarray], gap: int) -> np.ndarray:
+  """Rows `[T, H_i, W_i, 3]` one above the other, left aligned (padded to the
+  widest with the background), `gap` background rows between."""
+  width = max(r.shape[2] for r in rows)
+  rows = [
+      np.pad(
+          r,
+          ((0, 0), (0, 0), (0, width - r.shape[2]), (0, 0)),
+          constant_values=_GRID_BACKGROUND,
+      )
+      for r in rows
+  ]
+  return _join(rows, axis=1, gap=gap)
+
+
 def tint_region(video: Any, mask: Any) -> np.ndarray:
   """The video with a region tinted red, to show a mask beside the outputs.
 
@@ -824,40 +868,14 @@ def make_grid(
   Raises:
     errors.InputError: no videos, a bad shape or dtype, height < 1 or gap < 0.
   """
-  if len(videos) == 0:
-    raise errors.InputError('make_grid: no videos given; pass at least one')
-  arrays = []
-  for i, video in enumerate(videos):
-    array = _as_array(video, f'make_grid: video {i}')
-    if array.dtype == np.uint8:
-      array = array.astype(np.float32) * np.float32(1 / 255)
-    arrays.append(array)
-  if height is None:
-    height = arrays[0].shape[1]
-  height = _check_index(height, 'height')
-  gap = _check_index(gap, 'gap')
-  if height < 1 or gap < 0:
-    raise errors.InputError(
-        f'make_grid: height={height} and gap={gap}; give height >= 1 and'
-        ' gap >= 0'
-    )
+  arrays, height, gap = _grid_inputs(videos, height, gap, 'make_grid')
   cells = [_resize_nearest(a, height) for a in arrays]
   length = max(c.shape[0] for c in cells)
   cells = [c[np.arange(length) % c.shape[0]] for c in cells]  # loop in time
-  rows = [
+  return _stack_rows([
       _join(cells[i : i + _GRID_COLUMNS], axis=2, gap=gap)
       for i in range(0, len(cells), _GRID_COLUMNS)
-  ]
-  width = max(r.shape[2] for r in rows)
-  rows = [
-      np.pad(
-          r,
-          ((0, 0), (0, 0), (0, width - r.shape[2]), (0, 0)),
-          constant_values=_GRID_BACKGROUND,
-      )
-      for r in rows
-  ]
-  return _join(rows, axis=1, gap=gap)
+  ], gap)
 
 
 _CONTACT_HEIGHT = 144  # the largest cell height of a contact sheet
@@ -894,36 +912,15 @@ def contact_sheet(
     raise errors.InputError(
         f'contact_sheet: num_frames={num_frames}; give at least 1'
     )
-  if len(videos) == 0:
-    raise errors.InputError('contact_sheet: no videos given; pass at least one')
-  arrays = []
-  for i, video in enumerate(videos):
-    array = _as_array(video, f'contact_sheet: video {i}')
-    if array.dtype == np.uint8:
-      array = array.astype(np.float32) * np.float32(1 / 255)
-    arrays.append(array)
-  if height is None:
-    height = min(arrays[0].shape[1], _CONTACT_HEIGHT)
-  height = _check_index(height, 'height')
-  gap = _check_index(gap, 'gap')
-  if height < 1 or gap < 0:
-    raise errors.InputError(
-        f'contact_sheet: height={height} and gap={gap}; give height >= 1 and'
-        ' gap >= 0'
-    )
+  arrays, height, gap = _grid_inputs(videos, height, gap, 'contact_sheet',
+                                     height_cap=_CONTACT_HEIGHT)
   rows = []
   for array in arrays:
     chosen = np.unique(np.round(np.linspace(0, len(array) - 1, num_frames)))
     cells = [_resize_nearest(array[int(t) : int(t) + 1], height)
              for t in chosen]
-    rows.append(_join(cells, axis=2, gap=gap)[0])
-  width = max(r.shape[1] for r in rows)
-  rows = [
-      np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)),
-             constant_values=_GRID_BACKGROUND)
-      for r in rows
-  ]
-  return _join(rows, axis=0, gap=gap)[None]
+    rows.append(_join(cells, axis=2, gap=gap))
+  return _stack_rows(rows, gap)
 
 
 # ----------------------------------------------------------------------------

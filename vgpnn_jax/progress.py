@@ -7,9 +7,9 @@
 tqdm. It counts work rather than levels (`generation.level_work`: output
 voxels times iterations, what `generation.Timer` extrapolates), so the bar
 moves as the time does and tqdm's remaining time is the extrapolation of the
-average rate so far. When the stream is no terminal (a
-log file, a pipe, a notebook's captured output), `progress_for` gives the
-plain lines of `generation.Timer` instead, which read well in a log.
+average rate so far. When the stream is no terminal (a log file, a pipe, a
+notebook's captured output), `progress_for` gives the plain lines of
+`generation.Timer` instead, which read well in a log.
 """
 
 import sys
