@@ -1,15 +1,21 @@
 """Sharding a batch of variations over (fake CPU) devices."""
 
 from absl.testing import absltest
+from absl.testing import parameterized
 import jax
 import numpy as np
 
 import vgpnn_jax
+from vgpnn_jax import patches
+from vgpnn_jax import pnn
 from vgpnn_jax import sharding
 
 _CONFIG = vgpnn_jax.make_config(patch_size=(3, 5, 5), min_side=10,
                                 max_levels=2, num_iters=1, search='exact',
                                 noise_std=0.5)
+# One level keeps the compilations short; the queries are split the same way
+# at every level.
+_ONE_LEVEL = vgpnn_jax.make_config(_CONFIG, max_levels=1)
 
 
 class ShardingTest(absltest.TestCase):
@@ -29,6 +35,60 @@ class ShardingTest(absltest.TestCase):
   def test_uneven_batch_is_refused(self):
     with self.assertRaisesRegex(ValueError, 'multiple of 4'):
       sharding.shard_keys(jax.random.split(jax.random.key(0), 3))
+
+
+
+class SpreadQueriesTest(parameterized.TestCase):
+  """One video over several devices: the queries split, the output equal."""
+
+  @parameterized.parameters('exact', 'patchmatch')
+  def test_spread_generation_equals_one_device(self, search):
+    video = np.random.default_rng(1).uniform(size=(5, 20, 16, 3))
+    video = video.astype(np.float32)
+    config = vgpnn_jax.make_config(_ONE_LEVEL, search=search, alpha=0.01)
+    key = jax.random.key(3)
+    plain = vgpnn_jax.generate(key, video, config)
+    with sharding.spread_queries():
+      self.assertEqual(sharding.query_devices(), 4)
+      spread = vgpnn_jax.generate(key, video, config)
+    self.assertEqual(sharding.query_devices(), 1)
+    np.testing.assert_allclose(spread, plain, atol=1e-6)
+
+  def test_spread_batch_equals_one_device(self):
+    video = np.random.default_rng(2).uniform(size=(4, 14, 16, 3))
+    video = video.astype(np.float32)
+    keys = jax.random.split(jax.random.key(5), 2)
+    plain = vgpnn_jax.generate_batch(keys, video, _ONE_LEVEL)
+    with sharding.spread_queries():
+      spread = vgpnn_jax.generate_batch(keys, video, _ONE_LEVEL)
+    np.testing.assert_allclose(spread, plain, atol=1e-6)
+
+  def test_spread_search_needs_less_memory_per_device(self):
+    # The exact search's working memory (its chunk of distances) is what
+    # grows with the video; each of the 4 devices holds a quarter of it.
+    rng = np.random.default_rng(0)
+    queries = rng.uniform(size=(6, 40, 32, 3)).astype(np.float32)
+    options = pnn.StepOptions(patch_size=(3, 5, 5), num_iters=1,
+                              search='exact')
+    iteration = pnn.compiled_iteration(options)
+    grid = patches.grid_shape(queries.shape[:3], options.patch_size)
+    args = (jax.random.key(0), queries, queries, queries,
+            np.zeros(grid + (3,), np.int32), np.int32(0), None, None, None)
+    def temp_bytes():
+      compiled = iteration.lower(*args).compile()
+      return compiled.memory_analysis().temp_size_in_bytes
+    alone = temp_bytes()
+    with sharding.spread_queries():
+      spread = temp_bytes()
+      output, field = iteration(*args)
+    self.assertLess(spread, 0.4 * alone)
+    plain_output, plain_field = iteration(*args)
+    np.testing.assert_array_equal(field, plain_field)
+    np.testing.assert_allclose(output, plain_output, atol=1e-6)
+
+  def test_mesh_without_the_queries_axis_is_refused(self):
+    with self.assertRaisesRegex(ValueError, "'queries' axis"):
+      sharding.spread_queries(sharding.batch_mesh())
 
 
 if __name__ == '__main__':

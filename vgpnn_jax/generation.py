@@ -37,6 +37,7 @@ from vgpnn_jax import pnn
 from vgpnn_jax import program_cache
 from vgpnn_jax import pyramid
 from vgpnn_jax import resampling as resize_lib
+from vgpnn_jax import sharding
 
 SEARCH_MODES = ('auto', 'exact', 'patchmatch')
 NOISE_UNITS = ('value', 'patch_spread')
@@ -1014,7 +1015,10 @@ def _run(keys: jax.Array, video: jax.Array, config: Config, batched: bool,
               for index, program in enumerate(static)]
   level_keys = [_fold_in(keys, index, batched)
                 for index in range(len(levels))]
-  if (_concrete_on_default_device(keys) and
+  # Programs compiled ahead are kept on disk (program_cache) keyed without
+  # the mesh: a run that spreads its queries compiles in place.
+  if (sharding.query_devices() == 1 and
+      _concrete_on_default_device(keys) and
       _concrete_on_default_device(video) and
       all(_concrete_on_default_device(x)
           for x in jax.tree.leaves((guides, guide))

@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 
 from vgpnn_jax import errors
+from vgpnn_jax import sharding
 
 _HIGHEST = jax.lax.Precision.HIGHEST
 
@@ -51,9 +52,12 @@ def _chunked(fn, xs: jax.Array, chunk_size: int):
   num_chunks = -(-count // max(1, min(chunk_size, count)))
   # Chunks of equal size, at most `chunk_size`: padding 4352 queries to five
   # chunks of 1024 spent 18% of the search on padding.
-  chunk_size = -(-count // num_chunks)
+  chunk_size = sharding.round_to_query_devices(-(-count // num_chunks))
   padded = jnp.pad(xs, ((0, num_chunks * chunk_size - count), (0, 0)))
-  out = jax.lax.map(fn, padded.reshape(num_chunks, chunk_size, -1))
+  # Under `sharding.spread_queries` each device searches its share of a chunk.
+  chunks = sharding.constrain_queries(
+      padded.reshape(num_chunks, chunk_size, -1), axis=1)
+  out = jax.lax.map(fn, chunks)
   return jax.tree.map(lambda o: o.reshape((-1,) + o.shape[2:])[:count], out)
 
 

@@ -47,6 +47,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from vgpnn_jax import sharding
 from vgpnn_jax.patches import compact
 from vgpnn_jax.patches import grid_shape
 from vgpnn_jax.patches import ravel_index
@@ -292,6 +293,10 @@ def _blocked(fn, num: int, block: int, *arrays: jax.Array):
     start = jnp.minimum(index * block, num - block)
     positions = start + jnp.arange(block, dtype=jnp.int32)
     blocks = [jax.lax.dynamic_slice_in_dim(x, start, block) for x in arrays]
+    if block % sharding.query_devices() == 0:
+      # Under `sharding.spread_queries` each device scores its share.
+      positions, *blocks = map(sharding.constrain_queries,
+                               [positions, *blocks])
     return fn(positions, *blocks)
 
   out = jax.lax.map(run, jnp.arange(num_blocks, dtype=jnp.int32))
