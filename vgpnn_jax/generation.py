@@ -685,7 +685,10 @@ def _compiled_start(program: _LevelProgram, coarsest: bool, batched: bool):
     fn = functools.partial(_finer_start, program=program)
     in_axes, out_axes = (0, 0, None, None, None, None), (0, None, 0, None)
   if batched:
-    fn = jax.vmap(fn, in_axes=in_axes, out_axes=out_axes)
+    fn = sharding.batch_split(
+        jax.vmap(fn, in_axes=in_axes, out_axes=out_axes),
+        [i for i, axis in enumerate(in_axes) if axis == 0],
+        [i for i, axis in enumerate(out_axes) if axis == 0])
   return jax.jit(fn)
 
 
@@ -1265,7 +1268,9 @@ def generate_batch(keys: jax.Array,
         lambda done, num, level, output: progress(done, num, level,
                                                   output[None]))
     return _run(keys[0], video, config, False, one, guide)[None]
-  return _run(keys, video, config, True, progress, guide)
+  # Keys split by `sharding.shard_keys`: each device runs its share.
+  with sharding.batch_mesh_of(keys):
+    return _run(keys, video, config, True, progress, guide)
 
 
 def level_work(levels: Sequence[Level]) -> list[int]:

@@ -31,6 +31,7 @@ import numpy as np
 from vgpnn_jax import nn
 from vgpnn_jax import patches as patches_lib
 from vgpnn_jax import patchmatch
+from vgpnn_jax import sharding
 
 KEYS_RULES = ('vgpnn', 'gpnn')
 SEARCHES = ('exact', 'patchmatch')
@@ -292,7 +293,9 @@ def compiled_iteration(options: StepOptions, batched: bool = False):
   check_options(options)
   fn = functools.partial(search_and_fold, options=options)
   if batched:
-    fn = jax.vmap(fn, in_axes=(0, 0, None, None, 0, None, None, None, None))
+    fn = sharding.batch_split(
+        jax.vmap(fn, in_axes=(0, 0, None, None, 0, None, None, None, None)),
+        (0, 1, 4))
   return jax.jit(fn)
 
 

@@ -9,6 +9,7 @@ TPU cores, or several hosts after `jax.distributed.initialize()`.
     outs = vgpnn_jax.generate_batch(keys, video)   # sharded over devices
 """
 
+import contextlib
 from typing import Sequence
 
 import jax
@@ -41,7 +42,15 @@ def shard_keys(keys: jax.Array, mesh: Mesh | None = None) -> jax.Array:
   if keys.shape[0] % size:
     raise ValueError(f'{keys.shape[0]} keys cannot be split evenly over '
                      f'{size} devices; ask for a multiple of {size} outputs')
-  return jax.device_put(keys, NamedSharding(mesh, PartitionSpec(BATCH_AXIS)))
+  target = NamedSharding(mesh, PartitionSpec(BATCH_AXIS))
+  if target.is_fully_addressable:
+    return jax.device_put(keys, target)
+  # Several hosts (`jax.distributed.initialize()`): every process holds the
+  # same keys and places its own share of them.
+  data = np.asarray(jax.random.key_data(keys))
+  shared = jax.make_array_from_callback(data.shape, target,
+                                        lambda index: data[index])
+  return jax.random.wrap_key_data(shared, impl=jax.random.key_impl(keys))
 
 
 # One video over several devices: the query patches of every search are split
@@ -102,3 +111,62 @@ def constrain_queries(x: jax.Array, axis: int = 0) -> jax.Array:
     return x
   spec = (None,) * axis + (QUERY_AXIS,)
   return jax.lax.with_sharding_constraint(x, PartitionSpec(*spec))
+
+
+def constrain_batch(tree):
+  """Every array of `tree` split along its axis 0 over the 'batch' devices.
+
+  Applied to the inputs and outputs of the batched level programs, so that
+  each device computes its share of the variations rather than all of them
+  (left alone: XLA replicated the whole batch). As is outside a mesh with a
+  'batch' axis, and for arrays whose axis 0 does not divide evenly.
+  """
+  mesh = jax.sharding.get_abstract_mesh()
+  if mesh.empty or BATCH_AXIS not in mesh.axis_names:
+    return tree
+  size = mesh.shape[BATCH_AXIS]
+
+  def constrain(x):
+    if not hasattr(x, 'ndim') or x.ndim == 0 or x.shape[0] % size:
+      return x
+    return jax.lax.with_sharding_constraint(x, PartitionSpec(BATCH_AXIS))
+
+  return jax.tree.map(constrain, tree)
+
+
+def batch_mesh_of(keys: jax.Array):
+  """The context in which a batch over `keys` runs: their mesh, if split.
+
+  `jax.set_mesh` of the mesh `shard_keys` put the keys on (so that the level
+  programs keep the batch split, `constrain_batch`), else a null context.
+  """
+  spec = getattr(keys.sharding, 'spec', None)
+  if isinstance(keys, jax.core.Tracer) or not spec or spec[0] != BATCH_AXIS:
+    return contextlib.nullcontext()
+  return jax.set_mesh(keys.sharding.mesh)
+
+
+def batch_split(fn, batched_args: Sequence[int],
+                batched_outputs: Sequence[int] | None = None):
+  """`fn` with its batched arguments and outputs kept split over 'batch'.
+
+  Only what is mapped over the batch is constrained (`constrain_batch`): the
+  shared arrays (keys and values videos) stay whole on every device.
+
+  Args:
+    fn: a vmapped function.
+    batched_args: the positions of its arguments mapped over the batch.
+    batched_outputs: the positions in its output tuple that are batched;
+      None: the whole output is.
+  """
+
+  def split(*args):
+    args = [constrain_batch(x) if i in batched_args else x
+            for i, x in enumerate(args)]
+    out = fn(*args)
+    if batched_outputs is None:
+      return constrain_batch(out)
+    return tuple(constrain_batch(x) if i in batched_outputs else x
+                 for i, x in enumerate(out))
+
+  return split
