@@ -12,7 +12,7 @@ from vgpnn_jax import sharding
 
 _CONFIG = vgpnn_jax.make_config(patch_size=(3, 5, 5), min_side=10,
                                 max_levels=2, num_iters=1, search='exact',
-                                noise_std=0.5)
+                                noise_std=5.0, noise_unit='value')
 # One level keeps the compilations short; the queries are split the same way
 # at every level.
 _ONE_LEVEL = vgpnn_jax.make_config(_CONFIG, max_levels=1)
@@ -34,6 +34,8 @@ class ShardingTest(absltest.TestCase):
                       for shard in sharded.addressable_shards}, {1})
     plain = vgpnn_jax.generate_batch(keys, video, _CONFIG)
     np.testing.assert_allclose(sharded, plain, atol=1e-6)
+    # The keys matter: the devices did not all make the same variation.
+    self.assertGreater(float(np.abs(plain[0] - plain[1]).mean()), 0.05)
 
   def test_uneven_batch_is_refused(self):
     with self.assertRaisesRegex(ValueError, 'multiple of 4'):

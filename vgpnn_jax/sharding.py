@@ -170,3 +170,32 @@ def batch_split(fn, batched_args: Sequence[int],
                  for i, x in enumerate(out))
 
   return split
+
+
+def own_share(outputs: jax.Array) -> dict[int, np.ndarray]:
+  """The variations of a batch that this process writes, by batch index.
+
+  After `jax.distributed.initialize()` every process runs the same batch and
+  holds only the shards on its own devices; each index is owned by exactly
+  one process (the one holding it; where it is replicated, the lowest
+  process index), so that no two processes write the same file.
+
+  Args:
+    outputs: [N, ...] a batch, e.g. from `generate_batch(shard_keys(keys),
+      ...)`.
+
+  Returns:
+    {index: [...] NumPy array} for the indexes this process owns.
+  """
+  owners = {}
+  for device, index in outputs.sharding.devices_indices_map(
+      outputs.shape).items():
+    for i in range(outputs.shape[0])[index[0]]:
+      owners[i] = min(owners.get(i, device.process_index),
+                      device.process_index)
+  share = {}
+  for shard in outputs.addressable_shards:
+    for offset, i in enumerate(range(outputs.shape[0])[shard.index[0]]):
+      if owners[i] == jax.process_index() and i not in share:
+        share[i] = np.asarray(shard.data[offset])
+  return share
