@@ -12,6 +12,11 @@ machines compare as ratios.
     python experiments/bench.py --cases 13x144x256,13x720x1280 --search auto
     python experiments/bench.py --cache /tmp/jaxcache # second run: no compile
     python experiments/bench.py --guards 1,2 --seeds 0,1 # the guard's cost
+    python experiments/bench.py --nums 1,4,16 --modes vmap,loop  # batches
+
+`--nums` runs each case with that many variations; `--modes` makes them in
+one vmapped `generate_batch` call ('vmap') or one `generate` call per key in
+the same process ('loop': compiled once, reused), to see whether a batch pays.
 
 Cases are TxHxW; `--search` picks the search (auto by default). With `--cache`
 the persistent compilation cache is used: run twice to see the cached time.
@@ -67,8 +72,8 @@ def case_video(path: str, frames: int, height: int, width: int):
 
 def run_case(case: str, search: str, num: int, cache: str | None,
              video_path: str, seed: int = 0,
-             alpha: float | str | None = None, guard: int | None = None
-             ) -> dict:
+             alpha: float | str | None = None, guard: int | None = None,
+             mode: str = 'vmap') -> dict:
   """Runs one case in this process; returns its measurements."""
   import jax  # pylint: disable=g-import-not-at-top
   sys.path.insert(0, _ROOT)
@@ -95,12 +100,17 @@ def run_case(case: str, search: str, num: int, cache: str | None,
 
   start = time.perf_counter()
   keys = jax.random.split(jax.random.key(seed), num)
-  jax.block_until_ready(generation.generate_batch(keys, video, config,
-                                                  progress=progress))
+  if mode == 'vmap':
+    jax.block_until_ready(generation.generate_batch(keys, video, config,
+                                                    progress=progress))
+  else:
+    for key in keys:
+      jax.block_until_ready(generation.generate(key, video, config,
+                                                progress=progress))
   total = time.perf_counter() - start
   peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
   return {
-      'case': case, 'search': search, 'num': num, 'seed': seed,
+      'case': case, 'search': search, 'num': num, 'seed': seed, 'mode': mode,
       'guard': config.layout_draws,
       'levels': len(levels), 'level_seconds': times, 'total_seconds': total,
       'peak_gib': peak_kib / 2**20,
@@ -118,8 +128,14 @@ def main() -> None:
                       help='comma-separated TxHxW cases')
   parser.add_argument('--search', default='auto',
                       choices=('auto', 'exact', 'patchmatch'))
-  parser.add_argument('--num', type=int, default=1,
-                      help='variations generated together per case')
+  parser.add_argument('--nums', default='1',
+                      help='comma-separated variation counts: each case runs '
+                      'once per count')
+  parser.add_argument('--num', type=int, default=None, help=argparse.SUPPRESS)
+  parser.add_argument('--modes', default='vmap',
+                      help="comma-separated: 'vmap' (one generate_batch "
+                      "call) and/or 'loop' (generate per key)")
+  parser.add_argument('--mode', default='vmap', help=argparse.SUPPRESS)
   parser.add_argument('--seeds', default='0',
                       help='comma-separated seeds: each case runs once per '
                       'seed (variations differ in cost: an incoherent one '
@@ -146,16 +162,17 @@ def main() -> None:
   if args.one:  # the subprocess side
     print(json.dumps(run_case(args.one, args.search, args.num, args.cache,
                               args.video, args.seed, args.alpha,
-                              args.guard)))
+                              args.guard, args.mode)))
     return
   rows = []
   guards = [None] if args.guards is None else args.guards.split(',')
-  runs = [(case, seed, guard) for case in args.cases.split(',')
+  runs = [(case, seed, guard, num, mode) for case in args.cases.split(',')
+          for num in args.nums.split(',') for mode in args.modes.split(',')
           for seed in args.seeds.split(',') for guard in guards]
-  for case, seed, guard in runs:
+  for case, seed, guard, num, mode in runs:
     command = [sys.executable, __file__, '--one', case, '--search',
-               args.search, '--num', str(args.num), '--video', args.video,
-               '--seed', seed]
+               args.search, '--num', num, '--mode', mode, '--video',
+               args.video, '--seed', seed]
     if args.cache:
       command += ['--cache', args.cache]
     if args.alpha is not None:
@@ -171,16 +188,17 @@ def main() -> None:
       continue
     rows.append(json.loads(result.stdout.strip().splitlines()[-1]))
     rows[-1]['wall_seconds'] = wall
-  print('| case | seed | guard | search | levels | generate s | process s | peak GiB | '
+  print('| case | mode | seed | guard | search | levels | generate s | '
+        's / variation | process s | peak GiB | '
         'voxels/s | numpy 2048^2 matmul s | generate / matmul | s per level, '
         'coarse to fine |')
-  print('|---|---|---|---|---|---|---|---|---|---|---|---|')
+  print('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|')
   for r in rows:
     per_level = ' '.join(f'{t:.1f}' for t in r['level_seconds'])
-    print(f"| {r['case']} x{r['num']} | {r['seed']} | {r['guard']} | "
-          f"{r['search']} | "
-          f"{r['levels']} | "
-          f"{r['total_seconds']:.1f} | {r['wall_seconds']:.1f} | "
+    print(f"| {r['case']} x{r['num']} | {r['mode']} | {r['seed']} | "
+          f"{r['guard']} | {r['search']} | {r['levels']} | "
+          f"{r['total_seconds']:.1f} | {r['total_seconds'] / r['num']:.2f} | "
+          f"{r['wall_seconds']:.1f} | "
           f"{r['peak_gib']:.2f} | "
           f"{r['voxels_per_second']:.3g} | {r['matmul_seconds']:.3f} | "
           f"{r['total_seconds'] / r['matmul_seconds']:.0f} | {per_level} |")
