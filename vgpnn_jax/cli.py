@@ -27,6 +27,7 @@ import contextlib
 import os
 import pathlib
 import re
+import shutil
 import signal
 import sys
 import time
@@ -129,6 +130,19 @@ def _add_reporting_options(parser: argparse.ArgumentParser) -> None:
                     '(as --dry-run) before generating')
 
 
+def _add_format_options(parser: argparse.ArgumentParser) -> None:
+  parser.add_argument(
+      '--format', choices=OUTPUT_FORMATS, default='mp4',
+      help='output format: mp4 (H.264), gif, or png: each output a folder of '
+      'lossless frames DIR/<name>_000/000000.png, ... (grid.mp4 and '
+      'contact.png as for mp4); an image input writes PNGs '
+      '(default: %(default)s)')
+  parser.add_argument(
+      '--crf', type=int, default=None, metavar='N',
+      help='H.264 quality of the mp4 files: 0 (lossless, largest) to 51 '
+      '(smallest); default: 18, visually lossless for most content')
+
+
 def _add_edit_options(parser: argparse.ArgumentParser, what: str,
                       levels: str) -> None:
   """The options `inpaint` and `edit` share."""
@@ -157,9 +171,7 @@ def _add_edit_options(parser: argparse.ArgumentParser, what: str,
   parser.add_argument(
       '--search', choices=('auto', 'exact', 'patchmatch'), default='auto',
       help='nearest-neighbour search (default: %(default)s)')
-  parser.add_argument('--format', choices=('mp4', 'gif'), default='mp4',
-                      help='video format; an image input writes PNG '
-                      '(default: %(default)s)')
+  _add_format_options(parser)
   _add_reporting_options(parser)
 
 
@@ -257,8 +269,7 @@ def _build_parser() -> argparse.ArgumentParser:
       'broken or repeated objects, a little less variety, more time at the '
       'coarse levels; default 2 for videos, 1 for images; 1 turns it off, '
       'and so does --noise 0 (experiments/results/structure_guard.md)')
-  gen.add_argument('--format', choices=('mp4', 'gif'), default='mp4',
-                   help='output file format (default: %(default)s)')
+  _add_format_options(gen)
   _add_reporting_options(gen)
 
   inp = commands.add_parser(
@@ -452,7 +463,9 @@ def _check_targets(paths: Sequence[pathlib.Path],
             f'choose {where} (an output never replaces an input, even with '
             f'--overwrite)')
   for path in paths:
-    if path.is_dir():
+    if is_frame_folder(path):
+      _check_frame_folder(path, inputs, where)
+    elif path.is_dir():
       raise errors.InputError(f"cannot write '{path}': it is a folder; "
                               f'choose {where}')
     if not overwrite and (path.exists() or path.is_symlink()):
@@ -461,17 +474,66 @@ def _check_targets(paths: Sequence[pathlib.Path],
           f'choose {where}')
 
 
+def _check_frame_folder(path: pathlib.Path, inputs: Sequence[pathlib.Path],
+                        where: str) -> None:
+  """InputError when the folder output `path` holds an input, or anything
+  but frames (`--overwrite` replaces only a folder of frames)."""
+  from vgpnn_jax import errors  # pylint: disable=g-import-not-at-top
+  from vgpnn_jax import io  # pylint: disable=g-import-not-at-top
+  for source in inputs:
+    if _same_file(source.parent, path):
+      raise errors.InputError(
+          f"the output '{path}' would replace the input '{source}'; choose "
+          f'{where} (an output never replaces an input, even with '
+          f'--overwrite)')
+  if path.is_symlink() or (path.exists() and not io.holds_only_frames(path)):
+    kind = 'a folder holding other files' if path.is_dir() else 'not a folder'
+    raise errors.InputError(f"cannot write '{path}': it is {kind}; choose "
+                            f'{where}')
+
+
+def is_frame_folder(path: pathlib.Path) -> bool:
+  """Whether an `output_paths` path is a folder of frames (no extension)."""
+  return not path.suffix
+
+
+def output_format(fmt: str, frames: int) -> str:
+  """The `output_paths` format of --format `fmt` for outputs of `frames`
+  frames: 'png' (one PNG each) for one frame, 'frames' for --format png."""
+  return 'png' if frames == 1 else 'frames' if fmt == 'png' else fmt
+
+
 def output_paths(out_dir: pathlib.Path, name: str, num: int,
                  fmt: str) -> list[pathlib.Path]:
   """The files a command writes: DIR/<name>_000.<fmt> ... (one per output),
   DIR/grid.<fmt> (the inputs beside the outputs) and, for videos, the
   contact sheet DIR/contact.png (a few frames of each); `fmt` 'png' means
-  one-frame outputs, whose grid is their contact sheet."""
+  one-frame outputs, whose grid is their contact sheet, and 'frames' a folder
+  of PNG frames DIR/<name>_000/ per output, with DIR/grid.mp4
+  (`output_format`)."""
+  if fmt == 'frames':
+    paths = [out_dir / f'{name}_{index:03d}' for index in range(num)]
+    return paths + [out_dir / 'grid.mp4', out_dir / 'contact.png']
   paths = [out_dir / f'{name}_{index:03d}.{fmt}' for index in range(num)]
   paths.append(out_dir / f'grid.{fmt}')
   if fmt != 'png':
     paths.append(out_dir / 'contact.png')
   return paths
+
+
+def _check_crf(args: argparse.Namespace, frames: int | None = None) -> None:
+  """InputError for a --crf out of range, or without mp4 files to write
+  (--format gif or png, or with `frames` 1, an image's PNG)."""
+  if args.crf is None:
+    return
+  from vgpnn_jax import errors  # pylint: disable=g-import-not-at-top
+  from vgpnn_jax import io  # pylint: disable=g-import-not-at-top
+  io.check_crf(args.crf, '--crf')
+  if args.format != 'mp4' or frames == 1:
+    made = (f'--format {args.format} writes no mp4' if frames != 1 else
+            'an image input writes PNGs')
+    raise errors.InputError(f'--crf sets the quality of mp4 files, but '
+                            f'{made}; drop --crf')
 
 
 def _plan_outputs(args: argparse.Namespace, out_dir: pathlib.Path, name: str,
@@ -483,26 +545,39 @@ def _plan_outputs(args: argparse.Namespace, out_dir: pathlib.Path, name: str,
   it and writes the others); it is never an input.
 
   Returns:
-    (paths, stale): `output_paths` (PNG for one-frame outputs), and with
-    --overwrite the files DIR/<name>_NNN.<any
-    of OUTPUT_FORMATS> numbered from --num up (named exactly as this command
-    names its outputs, and no input).
+    (paths, stale): `output_paths` (`output_format`: PNG for one-frame
+    outputs), and with --overwrite the files DIR/<name>_NNN.<any of
+    OUTPUT_FORMATS> and folders of frames DIR/<name>_NNN/ numbered from --num
+    up (named exactly as this command names its outputs, and no input).
   """
+  _check_crf(args, frames)
   paths = output_paths(out_dir, name, args.num,
-                       'png' if frames == 1 else args.format)
+                       output_format(args.format, frames))
   sources = _input_files(inputs)
   _check_targets(paths, sources, args.overwrite or keep_existing)
   stale = []
   if args.overwrite and out_dir.is_dir():
-    pattern = re.compile(rf'{re.escape(name)}_(\d{{3,}})\.'
-                         rf'(?:{"|".join(OUTPUT_FORMATS)})')
+    pattern = re.compile(rf'{re.escape(name)}_(\d{{3,}})(?:\.'
+                         rf'(?:{"|".join(OUTPUT_FORMATS)}))?')
     for path in sorted(out_dir.iterdir()):
       match = pattern.fullmatch(path.name)
       if (match and match[1] == f'{int(match[1]):03d}' and
-          int(match[1]) >= args.num and path.is_file() and
-          not any(_same_file(path, source) for source in sources)):
+          int(match[1]) >= args.num and _is_stale(path, sources)):
         stale.append(path)
   return paths, stale
+
+
+def _is_stale(path: pathlib.Path, sources: Sequence[pathlib.Path]) -> bool:
+  """Whether a numbered output beyond --num may be removed: a file, or a
+  folder of frames (`write_frames`), that is no input and holds none."""
+  from vgpnn_jax import io  # pylint: disable=g-import-not-at-top
+  if path.is_symlink():
+    return False
+  if is_frame_folder(path):
+    return io.holds_only_frames(path) and not any(
+        _same_file(source.parent, path) for source in sources)
+  return path.is_file() and not any(
+      _same_file(path, source) for source in sources)
 
 
 class _GenerateJob(NamedTuple):
@@ -647,6 +722,7 @@ def _run_generate(args: argparse.Namespace) -> int:
   (`batch`); returns the exit status."""
   from vgpnn_jax import io  # pylint: disable=g-import-not-at-top
   _check_generate_counts(args)
+  _check_crf(args)
   if io.holds_videos(args.input):
     if args.dry_run:
       from vgpnn_jax import errors  # pylint: disable=g-import-not-at-top
@@ -671,7 +747,7 @@ def _run_generate(args: argparse.Namespace) -> int:
   gen_seconds = time.perf_counter() - start
   _write_results(out_dir, job.paths, job.stale, outputs, [job.video],
                  job.fps, start, gen_seconds, 'the input beside the outputs',
-                 'variation')
+                 'variation', crf=args.crf)
   return 0
 
 
@@ -765,6 +841,7 @@ def _run_edit(args: argparse.Namespace) -> None:
 
   say = (lambda *a: None) if args.quiet else print
   overrides = _edit_overrides(args)
+  _check_crf(args)
   out_dir = io.check_writable_dir(args.out)
   start = time.perf_counter()
   if args.command == 'inpaint':
@@ -823,7 +900,8 @@ def _run_edit(args: argparse.Namespace) -> None:
   _write_results(out_dir, paths, stale, outputs, panels, fps, start,
                  gen_seconds, 'the input and region beside the outputs' if
                  args.command == 'inpaint' else
-                 'the original and edit beside the outputs', 'output')
+                 'the original and edit beside the outputs', 'output',
+                 crf=args.crf)
 
 
 def _run_analogy(args: argparse.Namespace) -> None:
@@ -837,6 +915,7 @@ def _run_analogy(args: argparse.Namespace) -> None:
 
   say = (lambda *a: None) if args.quiet else print
   overrides = _edit_overrides(args)
+  _check_crf(args)
   options = {}
   if args.structure_weight is not None:
     if args.structure_weight < 0:
@@ -898,7 +977,7 @@ def _run_analogy(args: argparse.Namespace) -> None:
   _write_results(out_dir, paths, stale, outputs, [structure, fitted], fps,
                  start, gen_seconds,
                  f'the {"structure" if args.command == "analogy" else "sketch"}'
-                 ' and appearance beside the outputs', 'output')
+                 ' and appearance beside the outputs', 'output', crf=args.crf)
 
 
 def _run_make_sketch(args: argparse.Namespace) -> None:
@@ -943,37 +1022,50 @@ def _run_make_sketch(args: argparse.Namespace) -> None:
         f'with: python -m vgpnn_jax sketch {args.out} APPEARANCE')
 
 
-def _write_outputs(paths, stale, outputs, panels, fps, only=None) -> None:
+def _write_outputs(paths, stale, outputs, panels, fps, only=None,
+                   crf=None) -> None:
   """Writes `paths` (`output_paths`: one per output, the grid of `panels`
   and the outputs, the contact sheet), or those of them in `only`, then
-  removes the `stale` outputs."""
+  removes the `stale` outputs; `crf`: the H.264 quality of the mp4s."""
   from vgpnn_jax import io  # pylint: disable=g-import-not-at-top
   numbered, (grid_path, *sheet) = paths[:len(outputs)], paths[len(outputs):]
   assert len(numbered) == len(outputs) and len(sheet) <= 1, (paths, outputs)
   wanted = lambda path: only is None or path in only
+  mp4 = lambda path: {'crf': crf} if path.suffix == '.mp4' else {}
   for path, output in zip(numbered, outputs):
-    if wanted(path):
-      io.write_video(path, output, fps=fps)
+    if not wanted(path):
+      continue
+    if is_frame_folder(path):
+      io.write_frames(path, output)
+    else:
+      io.write_video(path, output, fps=fps, **mp4(path))
   shown = list(panels) + list(outputs)
   if wanted(grid_path):
-    io.write_video(grid_path, io.make_grid(shown), fps=fps)
+    io.write_video(grid_path, io.make_grid(shown), fps=fps, **mp4(grid_path))
   for path in sheet:
     if wanted(path):
       io.write_video(path, io.contact_sheet(shown), fps=fps)
   for path in stale:
-    with contextlib.suppress(FileNotFoundError):
-      path.unlink()
+    if path.is_dir():
+      shutil.rmtree(path, ignore_errors=True)
+    else:
+      with contextlib.suppress(FileNotFoundError):
+        path.unlink()
 
 
 def _write_results(out_dir, paths, stale, outputs, panels, fps, start,
-                   gen_seconds, grid_shows, noun):
+                   gen_seconds, grid_shows, noun, crf=None):
   """Writes `paths` (`output_paths`), then removes the `stale` outputs."""
   numbered, (grid_path, *sheet) = paths[:len(outputs)], paths[len(outputs):]
-  _write_outputs(paths, stale, outputs, panels, fps)
+  _write_outputs(paths, stale, outputs, panels, fps, crf=crf)
   removed = (f'; removed {len(stale)} stale output(s) numbered from '
              f'{len(numbered):03d}' if stale else '')
   also = f' and {sheet[0].name}' if sheet else ''
-  print(f'wrote {len(numbered)} {noun}(s), {grid_path.name}{also} to '
+  if numbered and is_frame_folder(numbered[0]):
+    noun += '(s) (folders of PNG frames)'
+  else:
+    noun += '(s)'
+  print(f'wrote {len(numbered)} {noun}, {grid_path.name}{also} to '
         f'{out_dir}/ in {time.perf_counter() - start:.1f} s (generation '
         f'{gen_seconds:.1f} s){removed}; open {grid_path} to see '
         f'{grid_shows}')
