@@ -178,3 +178,37 @@ def test_png_and_crf_reach_the_other_commands(tmp_path, video_path):
   assert frames.shape == (6, 18, 24, 3)
   assert cli.main(['inpaint', str(video_path), '--box', ':,4:10,6:14', '--out',
                    str(out), '--crf', '99', '--quiet']) == cli.EXIT_BAD_INPUT
+
+
+def test_report_prints_the_librarys_numbers_for_the_outputs(
+    tmp_path, video_path, generated, capsys):
+  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+  from vgpnn_jax import generation  # pylint: disable=g-import-not-at-top
+  from vgpnn_jax import metrics  # pylint: disable=g-import-not-at-top
+  from vgpnn_jax import report  # pylint: disable=g-import-not-at-top
+  out = tmp_path / 'out'
+  assert cli.main(['generate', str(video_path), '--out', str(out), '--num',
+                   '2', '--seed', '5', '--report'] + _FAST) == 0
+  printed = capsys.readouterr().out
+  outputs, = generated
+  video, _ = io.read_video(video_path)
+  names = [str(out / f'variation_{i:03d}.mp4') for i in range(2)]
+  expected = report.evaluate_videos(
+      video, list(outputs), key=generation.key_for_seed(5), names=names,
+      patch_size=(3, 7, 7), max_patches=4096, swd_max_patches=2**15)
+  for row in expected['outputs']:
+    line, = [l for l in printed.splitlines() if l.startswith(
+        f'| {row["name"]} |')]
+    cells = [c.strip() for c in line.split('|')[1:-1]]
+    assert float(cells[2]) == pytest.approx(row['coherence'], rel=1e-3)
+    assert float(cells[3]) == pytest.approx(row['completeness'], rel=1e-3)
+  diversity = float(metrics.diversity(jnp.asarray(outputs), video))
+  assert diversity > 0
+  assert f'Diversity over 2 outputs: {diversity:.4g}.' in printed
+  assert report.format_table(expected) in printed
+
+
+def test_report_is_one_input_at_a_time(tmp_path, video_path, capsys):
+  assert cli.main(['generate', str(tmp_path), '--out', str(tmp_path / 'o'),
+                   '--report'] + _FAST) == cli.EXIT_BAD_INPUT
+  assert '--report evaluates one input' in capsys.readouterr().err

@@ -40,7 +40,7 @@ from vgpnn_jax import io
 MANIFEST = 'manifest.json'
 # Options that change no output file: a restart may differ in them.
 _NEUTRAL_OPTIONS = ('command', 'input', 'out', 'overwrite', 'quiet',
-                    'verbose')
+                    'verbose', 'report')
 _STATUSES = ('ok', 'skipped', 'failed')  # the table's counts
 
 

@@ -48,6 +48,10 @@ _CONFIG_FLAGS = {'noise_std': '--noise', 'scale': '--scale',
                  'max_levels': '--levels', 'alpha': '--alpha',
                  'reduce': '--reduce', 'search': '--search',
                  'layout_draws': '--guard'}
+# --report's cost cap: query patches per direction, and patches per scale of
+# the SWD (`evaluate` defaults to 20000 and 2**19; a few seconds at 144p).
+_REPORT_PATCHES = 4096
+_REPORT_SWD_PATCHES = 2**15
 _SEED_HELP = ('random seed, a whole number >= 0 (negative seeds are refused); '
               'every seed gives its own outputs')
 _OVERWRITE_HELP = ('replace outputs already in DIR, and remove this '
@@ -122,6 +126,12 @@ def _add_input_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_reporting_options(parser: argparse.ArgumentParser) -> None:
+  parser.add_argument(
+      '--report', action='store_true',
+      help='after writing, print quality numbers as `evaluate` does: each '
+      'output\'s coherence, completeness and patch SWD against the input, '
+      f'and the diversity across outputs ({_REPORT_PATCHES} sampled '
+      'patches per direction)')
   talk = parser.add_mutually_exclusive_group()
   talk.add_argument('--quiet', action='store_true',
                     help='print only the summary')
@@ -724,10 +734,12 @@ def _run_generate(args: argparse.Namespace) -> int:
   _check_generate_counts(args)
   _check_crf(args)
   if io.holds_videos(args.input):
-    if args.dry_run:
+    if args.dry_run or args.report:
       from vgpnn_jax import errors  # pylint: disable=g-import-not-at-top
+      flag = '--dry-run plans' if args.dry_run else '--report evaluates'
       raise errors.InputError(
-          '--dry-run plans one input; give it one video of the folder')
+          f'{flag} one input; give it one video of the folder (or run '
+          f'evaluate on the outputs of each)')
     from vgpnn_jax import batch  # pylint: disable=g-import-not-at-top
     return batch.run_folder(args, _generate_overrides(args))
   _check_not_empty(args.input)
@@ -748,6 +760,7 @@ def _run_generate(args: argparse.Namespace) -> int:
   _write_results(out_dir, job.paths, job.stale, outputs, [job.video],
                  job.fps, start, gen_seconds, 'the input beside the outputs',
                  'variation', crf=args.crf)
+  _report(args, job.video, outputs, job.paths)
   return 0
 
 
@@ -902,6 +915,7 @@ def _run_edit(args: argparse.Namespace) -> None:
                  args.command == 'inpaint' else
                  'the original and edit beside the outputs', 'output',
                  crf=args.crf)
+  _report(args, video, outputs, paths)
 
 
 def _run_analogy(args: argparse.Namespace) -> None:
@@ -978,6 +992,7 @@ def _run_analogy(args: argparse.Namespace) -> None:
                  start, gen_seconds,
                  f'the {"structure" if args.command == "analogy" else "sketch"}'
                  ' and appearance beside the outputs', 'output', crf=args.crf)
+  _report(args, fitted, outputs, paths)  # the look comes from the appearance
 
 
 def _run_make_sketch(args: argparse.Namespace) -> None:
@@ -1069,6 +1084,29 @@ def _write_results(out_dir, paths, stale, outputs, panels, fps, start,
         f'{out_dir}/ in {time.perf_counter() - start:.1f} s (generation '
         f'{gen_seconds:.1f} s){removed}; open {grid_path} to see '
         f'{grid_shows}')
+
+
+def _report(args: argparse.Namespace, reference, outputs,
+            paths: Sequence[pathlib.Path]) -> None:
+  """With --report, prints `report.evaluate_videos` of `outputs: [N, T, H,
+  W, 3]` (as generated, before the 8-bit rounding) against `reference: [T,
+  H, W, 3]`, named by their `paths`, keyed by --seed as `evaluate` is."""
+  if not args.report:
+    return
+  from vgpnn_jax import report  # pylint: disable=g-import-not-at-top
+  names = [str(p) for p in paths[:len(outputs)]]
+  results = report.evaluate_videos(reference, list(outputs), names=names,
+                                   **_report_options(args.seed, reference))
+  print(report.format_table(results), end='')
+
+
+def _report_options(seed: int, reference) -> dict:
+  """`report.evaluate_videos`' options of --report (a one-frame input gets
+  one-frame patches)."""
+  from vgpnn_jax import generation  # pylint: disable=g-import-not-at-top
+  return dict(key=generation.key_for_seed(seed),
+              patch_size=(min(3, reference.shape[0]), 7, 7),
+              max_patches=_REPORT_PATCHES, swd_max_patches=_REPORT_SWD_PATCHES)
 
 
 def _run_evaluate(args: argparse.Namespace) -> None:
