@@ -760,7 +760,7 @@ def _run_generate(args: argparse.Namespace) -> int:
   _write_results(out_dir, job.paths, job.stale, outputs, [job.video],
                  job.fps, start, gen_seconds, 'the input beside the outputs',
                  'variation', crf=args.crf)
-  _report(args, job.video, outputs, job.paths)
+  _report(args, job.video, outputs, job.paths, args.input)
   return 0
 
 
@@ -915,7 +915,8 @@ def _run_edit(args: argparse.Namespace) -> None:
                  args.command == 'inpaint' else
                  'the original and edit beside the outputs', 'output',
                  crf=args.crf)
-  _report(args, video, outputs, paths)
+  _report(args, video, outputs, paths,
+          getattr(args, 'input', None) or args.original)
 
 
 def _run_analogy(args: argparse.Namespace) -> None:
@@ -992,7 +993,7 @@ def _run_analogy(args: argparse.Namespace) -> None:
                  start, gen_seconds,
                  f'the {"structure" if args.command == "analogy" else "sketch"}'
                  ' and appearance beside the outputs', 'output', crf=args.crf)
-  _report(args, fitted, outputs, paths)  # the look comes from the appearance
+  _report(args, fitted, outputs, paths, args.appearance)  # the look's source
 
 
 def _run_make_sketch(args: argparse.Namespace) -> None:
@@ -1087,7 +1088,7 @@ def _write_results(out_dir, paths, stale, outputs, panels, fps, start,
 
 
 def _report(args: argparse.Namespace, reference, outputs,
-            paths: Sequence[pathlib.Path]) -> None:
+            paths: Sequence[pathlib.Path], reference_name: str) -> None:
   """With --report, prints `report.evaluate_videos` of `outputs: [N, T, H,
   W, 3]` (as generated, before the 8-bit rounding) against `reference: [T,
   H, W, 3]`, named by their `paths`, keyed by --seed as `evaluate` is."""
@@ -1096,6 +1097,7 @@ def _report(args: argparse.Namespace, reference, outputs,
   from vgpnn_jax import report  # pylint: disable=g-import-not-at-top
   names = [str(p) for p in paths[:len(outputs)]]
   results = report.evaluate_videos(reference, list(outputs), names=names,
+                                   reference_name=str(reference_name),
                                    **_report_options(args.seed, reference))
   print(report.format_table(results), end='')
 
