@@ -195,6 +195,7 @@ def test_report_prints_the_librarys_numbers_for_the_outputs(
   names = [str(out / f'variation_{i:03d}.mp4') for i in range(2)]
   expected = report.evaluate_videos(
       video, list(outputs), key=generation.key_for_seed(5), names=names,
+      reference_name=str(video_path),
       patch_size=(3, 7, 7), max_patches=4096, swd_max_patches=2**15)
   for row in expected['outputs']:
     line, = [l for l in printed.splitlines() if l.startswith(
