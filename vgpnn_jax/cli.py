@@ -662,6 +662,7 @@ def _plan_table(levels, channels: int, num: int, config,
                 paths: Sequence[pathlib.Path], verb: str = 'writes') -> str:
   """`--dry-run`'s and `--verbose`'s report: the levels (coarsest first), the
   memory estimate and the files a run writes."""
+  from vgpnn_jax import generation  # pylint: disable=g-import-not-at-top
   from vgpnn_jax import memory  # pylint: disable=g-import-not-at-top
   size = lambda s: 'x'.join(str(n) for n in s)
   lines = ['level  output       input        patch  search      iters  alpha']
@@ -670,16 +671,27 @@ def _plan_table(levels, channels: int, num: int, config,
                  f'{size(level.input_size):11s}  {size(level.patch_size):5s}  '
                  f'{level.search:10s}  {level.num_iters:5d}  '
                  f'{"-" if level.alpha is None else f"{level.alpha:g}"}')
+  draws = generation.guard_draws(config)
   peak = memory.estimate_bytes(levels, channels, num,
                                chunk_size=config.chunk_size,
-                               layout_draws=config.layout_draws,
+                               layout_draws=draws,
                                guard_level=config.guard_level)
   lines.append(f'memory estimate: {peak / 2**30:.2f} GiB for {num} output(s)')
-  if config.layout_draws > 1:
-    lines.append(f'structure guard: {config.layout_draws} draws up to '
+  if draws > 1:
+    lines.append(f'structure guard: {draws} draws up to '
                  f'level {min(config.guard_level, len(levels) - 1) + 1}')
   lines.append(f'{verb}: ' + ', '.join(str(p) for p in paths))
   return '\n'.join(lines)
+
+
+def _time_estimate(job: _GenerateJob, num: int) -> str:
+  """`--dry-run`'s time line (`timing.estimate_seconds`)."""
+  from vgpnn_jax import timing  # pylint: disable=g-import-not-at-top
+  seconds = timing.estimate_seconds(job.levels, num, job.config,
+                                    job.video.shape[3])
+  return (f'time estimate: about {seconds:.0f} s with the compiled programs '
+          f'cached (a first run also compiles; '
+          f'{timing.calibrate() / 1e9:.0f} Gflop/s measured here)')
 
 
 def _say_plan(args: argparse.Namespace, levels, channels: int, config,
@@ -752,6 +764,7 @@ def _run_generate(args: argparse.Namespace) -> int:
     print(f'input {args.input}: {_describe(job, args.num)}')
     print(_plan_table(job.levels, job.video.shape[3], args.num, job.config,
                       job.paths, verb='would write'))
+    print(_time_estimate(job, args.num))
     return 0
   say(f'input {args.input}: {_describe(job, args.num)}')
   _say_plan(args, job.levels, job.video.shape[3], job.config, job.paths)
