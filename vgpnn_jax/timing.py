@@ -24,7 +24,6 @@ import time
 from typing import Sequence
 
 import jax
-import jax.numpy as jnp
 
 from vgpnn_jax import generation
 from vgpnn_jax import nn
