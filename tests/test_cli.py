@@ -228,3 +228,49 @@ def test_verbose_prints_the_devices_and_plan_before_generating(
   assert f"writes: {out / 'variation_000.mp4'}" in printed
   with pytest.raises(SystemExit):  # one or the other
     cli.main(['generate', str(video_path), '--quiet', '--verbose'])
+
+
+def test_no_noise_no_guard_in_the_plan_or_memory(tmp_path, video_path,
+                                                 capsys):
+  import vgpnn_jax  # pylint: disable=g-import-not-at-top
+  from vgpnn_jax import generation  # pylint: disable=g-import-not-at-top
+  from vgpnn_jax import memory  # pylint: disable=g-import-not-at-top
+  still = vgpnn_jax.make_config(noise_std=0.0, noise_unit='value')
+  assert generation.guard_draws(still) == 1
+  assert generation.guard_draws(vgpnn_jax.make_config()) == 2
+  assert generation.guard_draws(still._replace(noise_std=0.1,
+                                               layout_draws=3)) == 3
+  out = tmp_path / 'out'
+  for noise, guarded in (('0', False), ('0.3', True)):
+    assert cli.main(['generate', str(video_path), '--out', str(out), '--num',
+                     '2', '--noise', noise, '--dry-run'] + _FAST) == 0
+    printed = capsys.readouterr().out
+    assert ('structure guard: 2 draws' in printed) == guarded
+    config = vgpnn_jax.make_config(
+        patch_size=(3, 5, 5), max_levels=2, num_iters=1, search='exact',
+        noise_std=float(noise), noise_unit='value')
+    levels = vgpnn_jax.plan_levels((6, 18, 24), config)
+    gib = memory.estimate_bytes(levels, 3, 2, layout_draws=1 + guarded)
+    assert f'memory estimate: {gib / 2**30:.2f} GiB' in printed
+  # check_fits follows the same rule: memory for one draw fits without noise.
+  one = memory.estimate_bytes(levels, 3, 2, layout_draws=1)
+  two = memory.estimate_bytes(levels, 3, 2, layout_draws=2)
+  assert two > one
+  available = (one + two) / 2 / memory.USABLE_FRACTION
+  memory.check_fits(levels, 3, 2, available=available,
+                    config=config._replace(noise_std=0.0))
+  with pytest.raises(vgpnn_jax.InputError):
+    memory.check_fits(levels, 3, 2, available=available, config=config)
+
+
+def test_dry_run_prints_the_time_estimate(tmp_path, video_path, capsys):
+  import vgpnn_jax  # pylint: disable=g-import-not-at-top
+  from vgpnn_jax import timing  # pylint: disable=g-import-not-at-top
+  assert cli.main(['generate', str(video_path), '--out', str(tmp_path / 'o'),
+                   '--num', '3', '--dry-run'] + _FAST) == 0
+  printed = capsys.readouterr().out
+  config = vgpnn_jax.make_config(patch_size=(3, 5, 5), max_levels=2,
+                                 num_iters=1, search='exact')
+  levels = vgpnn_jax.plan_levels((6, 18, 24), config)
+  seconds = timing.estimate_seconds(levels, 3, config)
+  assert f'time estimate: about {seconds:.0f} s' in printed

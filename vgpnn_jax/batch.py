@@ -40,7 +40,7 @@ from vgpnn_jax import io
 MANIFEST = 'manifest.json'
 # Options that change no output file: a restart may differ in them.
 _NEUTRAL_OPTIONS = ('command', 'input', 'out', 'overwrite', 'quiet',
-                    'verbose')
+                    'verbose', 'report')
 _STATUSES = ('ok', 'skipped', 'failed')  # the table's counts
 
 
@@ -118,7 +118,7 @@ def _run_input(args, overrides, path, out_dir, sources, keep, entry, say,
     started = True
     outputs = cli._generate(args, job, lambda *a: None)
     cli._write_outputs(job.paths, job.stale, outputs, [job.video], job.fps,
-                       only=missing)
+                       only=missing, crf=args.crf)
   except Exception as e:  # pylint: disable=broad-except
     # One bad input stops none of the others; the manifest keeps the reason.
     message = _one_line(e)
@@ -146,12 +146,14 @@ def _predicted_paths(args: argparse.Namespace, path: pathlib.Path,
   """The files `generate PATH --out TARGET` writes, told from the name alone:
   an image gives PNGs (so does a video cut to one frame, which only reading
   it shows)."""
-  fmt = 'png' if path.suffix.lower() in io.IMAGE_EXTENSIONS else args.format
+  image = path.suffix.lower() in io.IMAGE_EXTENSIONS
+  fmt = cli.output_format(args.format, 1 if image else 0)
   return cli.output_paths(target, 'variation', args.num, fmt)
 
 
 def _all_exist(paths: Sequence[pathlib.Path]) -> bool:
-  return all(p.is_file() for p in paths)
+  return all(p.is_dir() if cli.is_frame_folder(p) else p.is_file()
+             for p in paths)
 
 
 def _remove_temporaries(paths: Sequence[pathlib.Path]) -> None:

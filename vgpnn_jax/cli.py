@@ -27,6 +27,7 @@ import contextlib
 import os
 import pathlib
 import re
+import shutil
 import signal
 import sys
 import time
@@ -47,6 +48,10 @@ _CONFIG_FLAGS = {'noise_std': '--noise', 'scale': '--scale',
                  'max_levels': '--levels', 'alpha': '--alpha',
                  'reduce': '--reduce', 'search': '--search',
                  'layout_draws': '--guard'}
+# --report's cost cap: query patches per direction, and patches per scale of
+# the SWD (`evaluate` defaults to 20000 and 2**19; a few seconds at 144p).
+_REPORT_PATCHES = 4096
+_REPORT_SWD_PATCHES = 2**15
 _SEED_HELP = ('random seed, a whole number >= 0 (negative seeds are refused); '
               'every seed gives its own outputs')
 _OVERWRITE_HELP = ('replace outputs already in DIR, and remove this '
@@ -121,12 +126,31 @@ def _add_input_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_reporting_options(parser: argparse.ArgumentParser) -> None:
+  parser.add_argument(
+      '--report', action='store_true',
+      help='after writing, print quality numbers as `evaluate` does: each '
+      'output\'s coherence, completeness and patch SWD against the input, '
+      f'and the diversity across outputs ({_REPORT_PATCHES} sampled '
+      'patches per direction)')
   talk = parser.add_mutually_exclusive_group()
   talk.add_argument('--quiet', action='store_true',
                     help='print only the summary')
   talk.add_argument('--verbose', action='store_true',
                     help='also print the devices and the plan of the levels '
                     '(as --dry-run) before generating')
+
+
+def _add_format_options(parser: argparse.ArgumentParser) -> None:
+  parser.add_argument(
+      '--format', choices=OUTPUT_FORMATS, default='mp4',
+      help='output format: mp4 (H.264), gif, or png: each output a folder of '
+      'lossless frames DIR/<name>_000/000000.png, ... (grid.mp4 and '
+      'contact.png as for mp4); an image input writes PNGs '
+      '(default: %(default)s)')
+  parser.add_argument(
+      '--crf', type=int, default=None, metavar='N',
+      help='H.264 quality of the mp4 files: 0 (lossless, largest) to 51 '
+      '(smallest); default: 18, visually lossless for most content')
 
 
 def _add_edit_options(parser: argparse.ArgumentParser, what: str,
@@ -157,9 +181,7 @@ def _add_edit_options(parser: argparse.ArgumentParser, what: str,
   parser.add_argument(
       '--search', choices=('auto', 'exact', 'patchmatch'), default='auto',
       help='nearest-neighbour search (default: %(default)s)')
-  parser.add_argument('--format', choices=('mp4', 'gif'), default='mp4',
-                      help='video format; an image input writes PNG '
-                      '(default: %(default)s)')
+  _add_format_options(parser)
   _add_reporting_options(parser)
 
 
@@ -257,8 +279,7 @@ def _build_parser() -> argparse.ArgumentParser:
       'broken or repeated objects, a little less variety, more time at the '
       'coarse levels; default 2 for videos, 1 for images; 1 turns it off, '
       'and so does --noise 0 (experiments/results/structure_guard.md)')
-  gen.add_argument('--format', choices=('mp4', 'gif'), default='mp4',
-                   help='output file format (default: %(default)s)')
+  _add_format_options(gen)
   _add_reporting_options(gen)
 
   inp = commands.add_parser(
@@ -452,7 +473,9 @@ def _check_targets(paths: Sequence[pathlib.Path],
             f'choose {where} (an output never replaces an input, even with '
             f'--overwrite)')
   for path in paths:
-    if path.is_dir():
+    if is_frame_folder(path):
+      _check_frame_folder(path, inputs, where)
+    elif path.is_dir():
       raise errors.InputError(f"cannot write '{path}': it is a folder; "
                               f'choose {where}')
     if not overwrite and (path.exists() or path.is_symlink()):
@@ -461,17 +484,66 @@ def _check_targets(paths: Sequence[pathlib.Path],
           f'choose {where}')
 
 
+def _check_frame_folder(path: pathlib.Path, inputs: Sequence[pathlib.Path],
+                        where: str) -> None:
+  """InputError when the folder output `path` holds an input, or anything
+  but frames (`--overwrite` replaces only a folder of frames)."""
+  from vgpnn_jax import errors  # pylint: disable=g-import-not-at-top
+  from vgpnn_jax import io  # pylint: disable=g-import-not-at-top
+  for source in inputs:
+    if _same_file(source.parent, path):
+      raise errors.InputError(
+          f"the output '{path}' would replace the input '{source}'; choose "
+          f'{where} (an output never replaces an input, even with '
+          f'--overwrite)')
+  if path.is_symlink() or (path.exists() and not io.holds_only_frames(path)):
+    kind = 'a folder holding other files' if path.is_dir() else 'not a folder'
+    raise errors.InputError(f"cannot write '{path}': it is {kind}; choose "
+                            f'{where}')
+
+
+def is_frame_folder(path: pathlib.Path) -> bool:
+  """Whether an `output_paths` path is a folder of frames (no extension)."""
+  return not path.suffix
+
+
+def output_format(fmt: str, frames: int) -> str:
+  """The `output_paths` format of --format `fmt` for outputs of `frames`
+  frames: 'png' (one PNG each) for one frame, 'frames' for --format png."""
+  return 'png' if frames == 1 else 'frames' if fmt == 'png' else fmt
+
+
 def output_paths(out_dir: pathlib.Path, name: str, num: int,
                  fmt: str) -> list[pathlib.Path]:
   """The files a command writes: DIR/<name>_000.<fmt> ... (one per output),
   DIR/grid.<fmt> (the inputs beside the outputs) and, for videos, the
   contact sheet DIR/contact.png (a few frames of each); `fmt` 'png' means
-  one-frame outputs, whose grid is their contact sheet."""
+  one-frame outputs, whose grid is their contact sheet, and 'frames' a folder
+  of PNG frames DIR/<name>_000/ per output, with DIR/grid.mp4
+  (`output_format`)."""
+  if fmt == 'frames':
+    paths = [out_dir / f'{name}_{index:03d}' for index in range(num)]
+    return paths + [out_dir / 'grid.mp4', out_dir / 'contact.png']
   paths = [out_dir / f'{name}_{index:03d}.{fmt}' for index in range(num)]
   paths.append(out_dir / f'grid.{fmt}')
   if fmt != 'png':
     paths.append(out_dir / 'contact.png')
   return paths
+
+
+def _check_crf(args: argparse.Namespace, frames: int | None = None) -> None:
+  """InputError for a --crf out of range, or without mp4 files to write
+  (--format gif or png, or with `frames` 1, an image's PNG)."""
+  if args.crf is None:
+    return
+  from vgpnn_jax import errors  # pylint: disable=g-import-not-at-top
+  from vgpnn_jax import io  # pylint: disable=g-import-not-at-top
+  io.check_crf(args.crf, '--crf')
+  if args.format != 'mp4' or frames == 1:
+    made = (f'--format {args.format} writes no mp4' if frames != 1 else
+            'an image input writes PNGs')
+    raise errors.InputError(f'--crf sets the quality of mp4 files, but '
+                            f'{made}; drop --crf')
 
 
 def _plan_outputs(args: argparse.Namespace, out_dir: pathlib.Path, name: str,
@@ -483,26 +555,39 @@ def _plan_outputs(args: argparse.Namespace, out_dir: pathlib.Path, name: str,
   it and writes the others); it is never an input.
 
   Returns:
-    (paths, stale): `output_paths` (PNG for one-frame outputs), and with
-    --overwrite the files DIR/<name>_NNN.<any
-    of OUTPUT_FORMATS> numbered from --num up (named exactly as this command
-    names its outputs, and no input).
+    (paths, stale): `output_paths` (`output_format`: PNG for one-frame
+    outputs), and with --overwrite the files DIR/<name>_NNN.<any of
+    OUTPUT_FORMATS> and folders of frames DIR/<name>_NNN/ numbered from --num
+    up (named exactly as this command names its outputs, and no input).
   """
+  _check_crf(args, frames)
   paths = output_paths(out_dir, name, args.num,
-                       'png' if frames == 1 else args.format)
+                       output_format(args.format, frames))
   sources = _input_files(inputs)
   _check_targets(paths, sources, args.overwrite or keep_existing)
   stale = []
   if args.overwrite and out_dir.is_dir():
-    pattern = re.compile(rf'{re.escape(name)}_(\d{{3,}})\.'
-                         rf'(?:{"|".join(OUTPUT_FORMATS)})')
+    pattern = re.compile(rf'{re.escape(name)}_(\d{{3,}})(?:\.'
+                         rf'(?:{"|".join(OUTPUT_FORMATS)}))?')
     for path in sorted(out_dir.iterdir()):
       match = pattern.fullmatch(path.name)
       if (match and match[1] == f'{int(match[1]):03d}' and
-          int(match[1]) >= args.num and path.is_file() and
-          not any(_same_file(path, source) for source in sources)):
+          int(match[1]) >= args.num and _is_stale(path, sources)):
         stale.append(path)
   return paths, stale
+
+
+def _is_stale(path: pathlib.Path, sources: Sequence[pathlib.Path]) -> bool:
+  """Whether a numbered output beyond --num may be removed: a file, or a
+  folder of frames (`write_frames`), that is no input and holds none."""
+  from vgpnn_jax import io  # pylint: disable=g-import-not-at-top
+  if path.is_symlink():
+    return False
+  if is_frame_folder(path):
+    return io.holds_only_frames(path) and not any(
+        _same_file(source.parent, path) for source in sources)
+  return path.is_file() and not any(
+      _same_file(path, source) for source in sources)
 
 
 class _GenerateJob(NamedTuple):
@@ -577,6 +662,7 @@ def _plan_table(levels, channels: int, num: int, config,
                 paths: Sequence[pathlib.Path], verb: str = 'writes') -> str:
   """`--dry-run`'s and `--verbose`'s report: the levels (coarsest first), the
   memory estimate and the files a run writes."""
+  from vgpnn_jax import generation  # pylint: disable=g-import-not-at-top
   from vgpnn_jax import memory  # pylint: disable=g-import-not-at-top
   size = lambda s: 'x'.join(str(n) for n in s)
   lines = ['level  output       input        patch  search      iters  alpha']
@@ -585,16 +671,27 @@ def _plan_table(levels, channels: int, num: int, config,
                  f'{size(level.input_size):11s}  {size(level.patch_size):5s}  '
                  f'{level.search:10s}  {level.num_iters:5d}  '
                  f'{"-" if level.alpha is None else f"{level.alpha:g}"}')
+  draws = generation.guard_draws(config)
   peak = memory.estimate_bytes(levels, channels, num,
                                chunk_size=config.chunk_size,
-                               layout_draws=config.layout_draws,
+                               layout_draws=draws,
                                guard_level=config.guard_level)
   lines.append(f'memory estimate: {peak / 2**30:.2f} GiB for {num} output(s)')
-  if config.layout_draws > 1:
-    lines.append(f'structure guard: {config.layout_draws} draws up to '
+  if draws > 1:
+    lines.append(f'structure guard: {draws} draws up to '
                  f'level {min(config.guard_level, len(levels) - 1) + 1}')
   lines.append(f'{verb}: ' + ', '.join(str(p) for p in paths))
   return '\n'.join(lines)
+
+
+def _time_estimate(job: _GenerateJob, num: int) -> str:
+  """`--dry-run`'s time line (`timing.estimate_seconds`)."""
+  from vgpnn_jax import timing  # pylint: disable=g-import-not-at-top
+  seconds = timing.estimate_seconds(job.levels, num, job.config,
+                                    job.video.shape[3])
+  return (f'time estimate: about {seconds:.0f} s with the compiled programs '
+          f'cached (a first run also compiles; '
+          f'{timing.calibrate() / 1e9:.0f} Gflop/s measured here)')
 
 
 def _say_plan(args: argparse.Namespace, levels, channels: int, config,
@@ -647,11 +744,14 @@ def _run_generate(args: argparse.Namespace) -> int:
   (`batch`); returns the exit status."""
   from vgpnn_jax import io  # pylint: disable=g-import-not-at-top
   _check_generate_counts(args)
+  _check_crf(args)
   if io.holds_videos(args.input):
-    if args.dry_run:
+    if args.dry_run or args.report:
       from vgpnn_jax import errors  # pylint: disable=g-import-not-at-top
+      flag = '--dry-run plans' if args.dry_run else '--report evaluates'
       raise errors.InputError(
-          '--dry-run plans one input; give it one video of the folder')
+          f'{flag} one input; give it one video of the folder (or run '
+          f'evaluate on the outputs of each)')
     from vgpnn_jax import batch  # pylint: disable=g-import-not-at-top
     return batch.run_folder(args, _generate_overrides(args))
   _check_not_empty(args.input)
@@ -664,6 +764,7 @@ def _run_generate(args: argparse.Namespace) -> int:
     print(f'input {args.input}: {_describe(job, args.num)}')
     print(_plan_table(job.levels, job.video.shape[3], args.num, job.config,
                       job.paths, verb='would write'))
+    print(_time_estimate(job, args.num))
     return 0
   say(f'input {args.input}: {_describe(job, args.num)}')
   _say_plan(args, job.levels, job.video.shape[3], job.config, job.paths)
@@ -671,7 +772,8 @@ def _run_generate(args: argparse.Namespace) -> int:
   gen_seconds = time.perf_counter() - start
   _write_results(out_dir, job.paths, job.stale, outputs, [job.video],
                  job.fps, start, gen_seconds, 'the input beside the outputs',
-                 'variation')
+                 'variation', crf=args.crf)
+  _report(args, job.video, outputs, job.paths, args.input)
   return 0
 
 
@@ -765,6 +867,7 @@ def _run_edit(args: argparse.Namespace) -> None:
 
   say = (lambda *a: None) if args.quiet else print
   overrides = _edit_overrides(args)
+  _check_crf(args)
   out_dir = io.check_writable_dir(args.out)
   start = time.perf_counter()
   if args.command == 'inpaint':
@@ -823,7 +926,10 @@ def _run_edit(args: argparse.Namespace) -> None:
   _write_results(out_dir, paths, stale, outputs, panels, fps, start,
                  gen_seconds, 'the input and region beside the outputs' if
                  args.command == 'inpaint' else
-                 'the original and edit beside the outputs', 'output')
+                 'the original and edit beside the outputs', 'output',
+                 crf=args.crf)
+  _report(args, video, outputs, paths,
+          getattr(args, 'input', None) or args.original)
 
 
 def _run_analogy(args: argparse.Namespace) -> None:
@@ -837,6 +943,7 @@ def _run_analogy(args: argparse.Namespace) -> None:
 
   say = (lambda *a: None) if args.quiet else print
   overrides = _edit_overrides(args)
+  _check_crf(args)
   options = {}
   if args.structure_weight is not None:
     if args.structure_weight < 0:
@@ -898,7 +1005,8 @@ def _run_analogy(args: argparse.Namespace) -> None:
   _write_results(out_dir, paths, stale, outputs, [structure, fitted], fps,
                  start, gen_seconds,
                  f'the {"structure" if args.command == "analogy" else "sketch"}'
-                 ' and appearance beside the outputs', 'output')
+                 ' and appearance beside the outputs', 'output', crf=args.crf)
+  _report(args, fitted, outputs, paths, args.appearance)  # the look's source
 
 
 def _run_make_sketch(args: argparse.Namespace) -> None:
@@ -943,40 +1051,77 @@ def _run_make_sketch(args: argparse.Namespace) -> None:
         f'with: python -m vgpnn_jax sketch {args.out} APPEARANCE')
 
 
-def _write_outputs(paths, stale, outputs, panels, fps, only=None) -> None:
+def _write_outputs(paths, stale, outputs, panels, fps, only=None,
+                   crf=None) -> None:
   """Writes `paths` (`output_paths`: one per output, the grid of `panels`
   and the outputs, the contact sheet), or those of them in `only`, then
-  removes the `stale` outputs."""
+  removes the `stale` outputs; `crf`: the H.264 quality of the mp4s."""
   from vgpnn_jax import io  # pylint: disable=g-import-not-at-top
   numbered, (grid_path, *sheet) = paths[:len(outputs)], paths[len(outputs):]
   assert len(numbered) == len(outputs) and len(sheet) <= 1, (paths, outputs)
   wanted = lambda path: only is None or path in only
+  mp4 = lambda path: {'crf': crf} if path.suffix == '.mp4' else {}
   for path, output in zip(numbered, outputs):
-    if wanted(path):
-      io.write_video(path, output, fps=fps)
+    if not wanted(path):
+      continue
+    if is_frame_folder(path):
+      io.write_frames(path, output)
+    else:
+      io.write_video(path, output, fps=fps, **mp4(path))
   shown = list(panels) + list(outputs)
   if wanted(grid_path):
-    io.write_video(grid_path, io.make_grid(shown), fps=fps)
+    io.write_video(grid_path, io.make_grid(shown), fps=fps, **mp4(grid_path))
   for path in sheet:
     if wanted(path):
       io.write_video(path, io.contact_sheet(shown), fps=fps)
   for path in stale:
-    with contextlib.suppress(FileNotFoundError):
-      path.unlink()
+    if path.is_dir():
+      shutil.rmtree(path, ignore_errors=True)
+    else:
+      with contextlib.suppress(FileNotFoundError):
+        path.unlink()
 
 
 def _write_results(out_dir, paths, stale, outputs, panels, fps, start,
-                   gen_seconds, grid_shows, noun):
+                   gen_seconds, grid_shows, noun, crf=None):
   """Writes `paths` (`output_paths`), then removes the `stale` outputs."""
   numbered, (grid_path, *sheet) = paths[:len(outputs)], paths[len(outputs):]
-  _write_outputs(paths, stale, outputs, panels, fps)
+  _write_outputs(paths, stale, outputs, panels, fps, crf=crf)
   removed = (f'; removed {len(stale)} stale output(s) numbered from '
              f'{len(numbered):03d}' if stale else '')
   also = f' and {sheet[0].name}' if sheet else ''
-  print(f'wrote {len(numbered)} {noun}(s), {grid_path.name}{also} to '
+  if numbered and is_frame_folder(numbered[0]):
+    noun += '(s) (folders of PNG frames)'
+  else:
+    noun += '(s)'
+  print(f'wrote {len(numbered)} {noun}, {grid_path.name}{also} to '
         f'{out_dir}/ in {time.perf_counter() - start:.1f} s (generation '
         f'{gen_seconds:.1f} s){removed}; open {grid_path} to see '
         f'{grid_shows}')
+
+
+def _report(args: argparse.Namespace, reference, outputs,
+            paths: Sequence[pathlib.Path], reference_name: str) -> None:
+  """With --report, prints `report.evaluate_videos` of `outputs: [N, T, H,
+  W, 3]` (as generated, before the 8-bit rounding) against `reference: [T,
+  H, W, 3]`, named by their `paths`, keyed by --seed as `evaluate` is."""
+  if not args.report:
+    return
+  from vgpnn_jax import report  # pylint: disable=g-import-not-at-top
+  names = [str(p) for p in paths[:len(outputs)]]
+  results = report.evaluate_videos(reference, list(outputs), names=names,
+                                   reference_name=str(reference_name),
+                                   **_report_options(args.seed, reference))
+  print(report.format_table(results), end='')
+
+
+def _report_options(seed: int, reference) -> dict:
+  """`report.evaluate_videos`' options of --report (a one-frame input gets
+  one-frame patches)."""
+  from vgpnn_jax import generation  # pylint: disable=g-import-not-at-top
+  return dict(key=generation.key_for_seed(seed),
+              patch_size=(min(3, reference.shape[0]), 7, 7),
+              max_patches=_REPORT_PATCHES, swd_max_patches=_REPORT_SWD_PATCHES)
 
 
 def _run_evaluate(args: argparse.Namespace) -> None:

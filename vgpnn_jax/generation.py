@@ -1049,8 +1049,7 @@ def _run(keys: jax.Array, video: jax.Array, config: Config, batched: bool,
   guard = max(coarsest - config.guard_level, 0)
   guarded = range(coarsest, guard - 1, -1)
   # Draw 0 uses the output's own keys: with one draw, the output is the same.
-  # Without noise every draw would make the same layout.
-  num_draws = config.layout_draws if config.noise_std > 0 else 1
+  num_draws = guard_draws(config)
   candidates = [run_levels(guarded, None, None, draw)
                 for draw in range(num_draws)]
   if len(candidates) > 1:
@@ -1271,6 +1270,13 @@ def generate_batch(keys: jax.Array,
   # Keys split by `sharding.shard_keys`: each device runs its share.
   with sharding.batch_mesh_of(keys):
     return _run(keys, video, config, True, progress, guide)
+
+
+def guard_draws(config: Config) -> int:
+  """The layouts the structure guard draws per output: `layout_draws`, or 1
+  without noise, where every draw would make the same layout (the one rule
+  the run, the memory estimate and the plan printed follow)."""
+  return config.layout_draws if config.noise_std > 0 else 1
 
 
 def level_work(levels: Sequence[Level]) -> list[int]:

@@ -10,7 +10,8 @@ Every mistake in user input (a missing or corrupt file, an empty folder, a
 frame range that selects nothing, an unwritable output folder) raises
 `errors.InputError` with one message that names the file, the problem and the
 fix. Writes are atomic: a file is encoded under a temporary name in the target
-folder and renamed into place, so an output is either complete or absent.
+folder and renamed into place, so an output is either complete or absent (a
+folder of frames too, `write_frames`).
 
 This module sits on the top layer: only the command line and the experiments
 import it.
@@ -22,6 +23,7 @@ import operator
 import os
 import pathlib
 import re
+import shutil
 import uuid
 import warnings
 from typing import Any, Iterable, Iterator, NamedTuple, Sequence
@@ -44,6 +46,10 @@ IMAGE_FPS = 1.0  # frame rate given to a single image
 _CHUNK_BYTES = 8 * 2**20
 # H.264 quality: constant rate factor 18 is visually lossless for most content.
 _MP4_CRF = 18
+MP4_CRF_RANGE = (0, 51)  # x264's constant rate factors: 0 lossless, 51 worst
+# The frames of a folder that `write_frames` writes: 000000.png, 000001.png...
+_FRAME_NAME = '{:06d}.png'
+_FRAME_PATTERN = re.compile(r'\d{6}\.png')
 
 _ffmpeg_checked = False
 
@@ -631,9 +637,14 @@ def remove_temporaries(path: PathLike) -> list[pathlib.Path]:
     return []
   removed = []
   for f in sorted(path.parent.iterdir()):
-    if pattern.fullmatch(f.name) and f.is_file():
-      with contextlib.suppress(OSError):
+    if not pattern.fullmatch(f.name):
+      continue
+    with contextlib.suppress(OSError):
+      if f.is_file():
         f.unlink()
+        removed.append(f)
+      elif f.is_dir() and not path.suffix:  # `write_frames`' folders
+        shutil.rmtree(f)
         removed.append(f)
   return removed
 
@@ -671,9 +682,11 @@ def _write_png(path: pathlib.Path, frame: np.ndarray) -> None:
 
 
 def _write_ffmpeg(
-    path: pathlib.Path, video: np.ndarray, fps: float, codec: str
+    path: pathlib.Path, video: np.ndarray, fps: float, codec: str,
+    crf: int = _MP4_CRF
 ) -> None:
-  """Encodes uint8 `video: [T, H, W, 3]` with ffmpeg (h264 or gif)."""
+  """Encodes uint8 `video: [T, H, W, 3]` with ffmpeg (h264 at `crf`, or
+  gif)."""
   mediapy = _mediapy(path)
   kwargs: dict[str, Any] = {}
   if codec == 'h264':
@@ -683,14 +696,26 @@ def _write_ffmpeg(
     pad = ((0, 0), (0, height % 2), (0, width % 2), (0, 0))
     if height % 2 or width % 2:
       video = np.pad(video, pad, mode='edge')
-    kwargs = dict(encoded_format='yuv420p', crf=_MP4_CRF)
+    kwargs = dict(encoded_format='yuv420p', crf=crf)
   shape = video.shape[1:3]
   with mediapy.VideoWriter(path, shape, codec=codec, fps=fps, **kwargs) as w:
     for frame in video:
       w.add_image(frame)
 
 
-def write_video(path: PathLike, video: Any, *, fps: float) -> None:
+def check_crf(crf: Any, what: str = 'crf') -> int:
+  """`crf` as an int in `MP4_CRF_RANGE`; InputError naming `what` if not."""
+  low, high = MP4_CRF_RANGE
+  if isinstance(crf, bool) or not isinstance(crf, (int, np.integer)) or not (
+      low <= crf <= high):
+    raise errors.InputError(
+        f'{what} must be a whole number from {low} (lossless, large) to '
+        f'{high} (smallest), got {crf!r}; {_MP4_CRF} is the default')
+  return int(crf)
+
+
+def write_video(path: PathLike, video: Any, *, fps: float,
+                crf: int | None = None) -> None:
   """Writes a video as .mp4 (H.264), .gif (looping) or .png (one frame).
 
   The file is encoded under a temporary name in the same folder and then
@@ -705,10 +730,12 @@ def write_video(path: PathLike, video: Any, *, fps: float) -> None:
       NumPy or JAX; C is 3, or 1 for grey (4: alpha is dropped). T must be 1
       for .png.
     fps: frames per second (> 0); ignored for .png.
+    crf: .mp4 only: H.264's constant rate factor, 0 (lossless) to 51
+      (smallest); None: 18, visually lossless for most content.
 
   Raises:
-    errors.InputError: unknown extension, a bad video shape or dtype, or the
-      file cannot be written.
+    errors.InputError: unknown extension, a bad video shape or dtype, a `crf`
+      out of range or for another format, or the file cannot be written.
   """
   path = pathlib.Path(path).expanduser()
   what = f"cannot write '{path}'"
@@ -718,6 +745,10 @@ def write_video(path: PathLike, video: Any, *, fps: float) -> None:
         f"{what}: unknown extension '{path.suffix}'; use"
         f" {', '.join(WRITE_EXTENSIONS)} (.png for a single frame)"
     )
+  if crf is not None:
+    if suffix != '.mp4':
+      raise errors.InputError(f'{what}: crf is for .mp4 (H.264) only')
+    crf = check_crf(crf)
   frames = _to_uint8(_as_array(video, what), what)
   try:
     fps = float(fps)
@@ -741,7 +772,8 @@ def write_video(path: PathLike, video: Any, *, fps: float) -> None:
     if suffix == '.png':
       _write_png(temp, frames[0])
     else:
-      _write_ffmpeg(temp, frames, fps, 'gif' if suffix == '.gif' else 'h264')
+      _write_ffmpeg(temp, frames, fps, 'gif' if suffix == '.gif' else 'h264',
+                    _MP4_CRF if crf is None else crf)
     os.replace(temp, path)
   except BaseException as e:
     with contextlib.suppress(OSError):
@@ -754,6 +786,63 @@ def write_video(path: PathLike, video: Any, *, fps: float) -> None:
           ' space'
       ) from e
     raise
+
+
+def holds_only_frames(folder: PathLike) -> bool:
+  """Whether `folder` holds nothing but `write_frames`' frames (000000.png,
+  ...): a folder that may be replaced or removed as an output."""
+  folder = pathlib.Path(folder)
+  return folder.is_dir() and all(
+      _FRAME_PATTERN.fullmatch(f.name) and f.is_file()
+      for f in folder.iterdir())
+
+
+def write_frames(folder: PathLike, video: Any) -> None:
+  """Writes a video as a folder of PNG frames, 000000.png, 000001.png, ...
+
+  Lossless at 8 bits: `read_video(folder)` gives the frames back to 0.5/255
+  (at `FOLDER_FPS`). The frames are written into a hidden folder beside
+  `folder` that is then renamed, so the folder is complete or absent. An
+  existing `folder` holding only frames (`holds_only_frames`) is replaced:
+  moved aside just before the rename, removed after.
+
+  Args:
+    folder: the folder to write; its parent is created if needed.
+    video: [T, H, W, C] as for `write_video`.
+
+  Raises:
+    errors.InputError: a bad video shape or dtype, `folder` is a file or holds
+      other files, or it cannot be written.
+  """
+  folder = pathlib.Path(folder).expanduser()
+  what = f"cannot write '{folder}'"
+  frames = _to_uint8(_as_array(video, what), what)
+  if folder.exists() and not holds_only_frames(folder):
+    kind = 'folder holding other files' if folder.is_dir() else 'file'
+    raise errors.InputError(f'{what}: it is a {kind}; choose another --out '
+                            f'folder')
+  _make_dir(folder.parent, folder)
+  temp, old = _temporary(folder), _temporary(folder)
+  try:
+    temp.mkdir()
+    for index, frame in enumerate(frames):
+      _write_png(temp / _FRAME_NAME.format(index), frame)
+    if folder.exists():  # a rename cannot replace a folder: move it aside
+      os.replace(folder, old)
+    os.replace(temp, folder)
+  except BaseException as e:
+    shutil.rmtree(temp, ignore_errors=True)
+    if old.exists() and not folder.exists():  # put the old folder back
+      with contextlib.suppress(OSError):
+        os.replace(old, folder)
+    if isinstance(e, OSError):
+      raise errors.InputError(
+          f'{what}: {_reason(e)}; choose a writable --out folder with free'
+          ' space'
+      ) from e
+    raise
+  finally:
+    shutil.rmtree(old, ignore_errors=True)
 
 
 # ----------------------------------------------------------------------------

@@ -448,8 +448,9 @@ def check_fits(levels: Sequence[generation.Level],
       return
   platform = jax.default_backend() if platform is None else platform
   usable = USABLE_FRACTION * available
-  guard = {} if config is None else dict(layout_draws=config.layout_draws,
-                                         guard_level=config.guard_level)
+  guard = {} if config is None else dict(
+      layout_draws=generation.guard_draws(config),
+      guard_level=config.guard_level)
 
   def fits(plan, num=batch):
     return estimate_bytes(plan, channels, num, chunk_size=chunk_size,
