@@ -598,6 +598,7 @@ class _GenerateJob(NamedTuple):
   levels: list  # generation.plan_levels
   paths: list[pathlib.Path]  # the numbered outputs, then the grid
   stale: list[pathlib.Path]  # outputs to remove (--overwrite)
+  batch: int = 1  # variations generated at once (memory.largest_batch)
 
 
 def _generate_overrides(args: argparse.Namespace) -> dict:
@@ -639,14 +640,16 @@ def _plan_generate(args: argparse.Namespace, path: str | pathlib.Path,
       generation.default_config(video.shape[0], args.scale or (1, 1, 1)),
       **overrides)
   levels = generation.plan_levels(video.shape[:3], config)
-  # Refuse up front, with a smaller request to try, what cannot fit (before
-  # listing --num output paths: --num 100000000 took minutes there).
-  memory.check_fits(levels, video.shape[3], args.num,
-                    chunk_size=config.chunk_size, config=config)
+  # Refuse up front, with a smaller request to try, what cannot fit even one
+  # at a time (before listing --num output paths: --num 100000000 took
+  # minutes there); a --num too large at once is made in batches that fit.
+  batch = memory.largest_batch(levels, video.shape[3], args.num,
+                               chunk_size=config.chunk_size, config=config)
+  memory.check_outputs_fit(args.num, levels[0].output_size, video.shape[3])
   paths, stale = _plan_outputs(args, out_dir, 'variation',
                                levels[0].output_size[0], sources,
                                keep_existing)
-  return _GenerateJob(video, fps, config, levels, paths, stale)
+  return _GenerateJob(video, fps, config, levels, paths, stale, batch)
 
 
 def _describe(job: _GenerateJob, num: int) -> str:
@@ -715,10 +718,15 @@ def _generate(args: argparse.Namespace, job: _GenerateJob, say):
   from vgpnn_jax import generation  # pylint: disable=g-import-not-at-top
   _enable_compilation_cache()
   keys = _seed_keys(args.seed, args.num)
-  outputs = generation.generate_batch(
-      keys, job.video, job.config,
-      progress=_progress(args, say, job.levels))
-  return np.asarray(jax.device_get(outputs))
+  if job.batch < args.num:
+    say(f'{args.num} variations do not fit in memory at once: '
+        f'{-(-args.num // job.batch)} batches of at most {job.batch}')
+  outputs = [
+      np.asarray(jax.device_get(generation.generate_batch(
+          keys[start:start + job.batch], job.video, job.config,
+          progress=_progress(args, say, job.levels))))
+      for start in range(0, args.num, job.batch)]
+  return np.concatenate(outputs)
 
 
 def _progress(args: argparse.Namespace, say, levels):

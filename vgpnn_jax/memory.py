@@ -495,3 +495,76 @@ def check_fits(levels: Sequence[generation.Level],
       f'this request needs about {_gib(needed)} ({what}) but only '
       f'{_gib(available)} is free, of which a run may use '
       f'{USABLE_FRACTION:.0%} ({_gib(usable)}); {fix}')
+
+
+def largest_batch(levels: Sequence[generation.Level],
+                  channels: int,
+                  num: int,
+                  *,
+                  chunk_size: int = 1024,
+                  available: int | None = None,
+                  config: generation.Config | None = None,
+                  platform: str | None = None) -> int:
+  """How many of `num` variations to generate at once so that each batch fits.
+
+  A large `--num` is made in batches of this size rather than refused
+  (variations do not depend on the batch they are made in: each has its own
+  key). Arguments as `check_fits`.
+
+  Returns:
+    The largest n <= num whose estimate is at most `USABLE_FRACTION` of the
+    free memory; `num` when the free memory is unknown.
+
+  Raises:
+    InputError: not even one variation fits (`check_fits`'s message).
+  """
+  check_fits(levels, channels, 1, chunk_size=chunk_size, available=available,
+             config=config, platform=platform)
+  if available is None:
+    available = available_bytes()
+    if available is None:
+      return num
+  platform = jax.default_backend() if platform is None else platform
+  guard = {} if config is None else dict(
+      layout_draws=generation.guard_draws(config),
+      guard_level=config.guard_level)
+
+  def fits(n):
+    return estimate_bytes(levels, channels, n, chunk_size=chunk_size,
+                          **guard, platform=platform) <= (
+                              USABLE_FRACTION * available)
+
+  if fits(num):
+    return num
+  # One fits (checked above); the largest n is the first whose n + 1 fails.
+  return _first(lambda n: not fits(n + 1), 1, num - 1)
+
+
+def check_outputs_fit(num: int, output_size: Sequence[int], channels: int,
+                      *, available: int | None = None) -> None:
+  """Raises `InputError` when `num` outputs cannot be held together.
+
+  Batches bound the working memory, but the command line keeps every output
+  (for the grid and the files) until the end: [num, T, H, W, C] float32.
+
+  Args:
+    num: variations asked for.
+    output_size: (T, H, W) of one output.
+    channels: C.
+    available: free bytes; None asks `available_bytes()` (unknown: no check).
+  """
+  each = math.prod(int(n) for n in output_size) * channels * _VALUE
+  if available is None:
+    if num * each <= _UNCHECKED_BYTES:
+      return
+    available = available_bytes()
+    if available is None:
+      return
+  usable = USABLE_FRACTION * available
+  if num * each > usable:
+    size = 'x'.join(str(int(n)) for n in output_size)
+    raise errors.InputError(
+        f'{num} variations of {size} need {_gib(num * each)} held together '
+        f'but only {_gib(available)} is free, of which a run may use '
+        f'{USABLE_FRACTION:.0%}; ask for fewer variations (e.g. --num '
+        f'{max(1, int(usable // each) // 2)})')
