@@ -5,6 +5,7 @@ from unittest import mock
 import numpy as np
 import pytest
 
+from tests import cli_checks
 from vgpnn_jax import cli
 from vgpnn_jax import errors
 from vgpnn_jax import generation
@@ -49,12 +50,7 @@ def test_largest_batch_is_the_most_that_fit():
 
 
 def test_a_num_that_does_not_fit_is_made_in_batches(tmp_path, capsys):
-  t = np.linspace(0, 1, 6)[:, None, None, None]
-  y = np.linspace(0, 1, 18)[None, :, None, None]
-  x = np.linspace(0, 1, 24)[None, None, :, None]
-  video = 0.5 + 0.4 * np.sin(8 * x + 5 * y + 2 * t + np.array([0, 1, 2]))
-  path = tmp_path / 'input.mp4'
-  io.write_video(path, video.astype(np.float32), fps=10)
+  path = cli_checks.write_wave_video(tmp_path)
   levels, config = _plan()
   made = []
   generate = generation.generate_batch

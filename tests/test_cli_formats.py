@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from tests import cli_checks
 from vgpnn_jax import cli
 from vgpnn_jax import io
 
@@ -17,13 +18,7 @@ def _private_cache(tmp_path, monkeypatch):
 
 @pytest.fixture(name='video_path')
 def _video_path(tmp_path):
-  t = np.linspace(0, 1, 6)[:, None, None, None]
-  y = np.linspace(0, 1, 18)[None, :, None, None]
-  x = np.linspace(0, 1, 24)[None, None, :, None]
-  video = 0.5 + 0.4 * np.sin(8 * x + 5 * y + 2 * t + np.array([0, 1, 2]))
-  path = tmp_path / 'input.mp4'
-  io.write_video(path, video.astype(np.float32), fps=10)
-  return path
+  return cli_checks.write_wave_video(tmp_path)
 
 
 @pytest.fixture(name='generated')

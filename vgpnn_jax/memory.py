@@ -413,6 +413,19 @@ def check_array_fits(shape: Sequence[int], what: str = 'the video', *,
         f'smaller height and width)')
 
 
+def _estimator(channels: int, chunk_size: int,
+               config: generation.Config | None, platform: str | None):
+  """`estimate(plan, num)`: `estimate_bytes` of a plan with `config`'s guard
+  (the defaults' without a config) on `platform` (default: this backend)."""
+  platform = jax.default_backend() if platform is None else platform
+  guard = {} if config is None else dict(
+      layout_draws=generation.guard_draws(config),
+      guard_level=config.guard_level)
+  return lambda plan, num: estimate_bytes(plan, channels, num,
+                                          chunk_size=chunk_size, **guard,
+                                          platform=platform)
+
+
 def check_fits(levels: Sequence[generation.Level],
                channels: int,
                batch: int = 1,
@@ -446,20 +459,13 @@ def check_fits(levels: Sequence[generation.Level],
     available = available_bytes()
     if available is None:
       return
-  platform = jax.default_backend() if platform is None else platform
   usable = USABLE_FRACTION * available
-  guard = {} if config is None else dict(
-      layout_draws=generation.guard_draws(config),
-      guard_level=config.guard_level)
+  estimate = _estimator(channels, chunk_size, config, platform)
 
   def fits(plan, num=batch):
-    return estimate_bytes(plan, channels, num, chunk_size=chunk_size,
-                          **guard,
-                          platform=platform) <= usable
+    return estimate(plan, num) <= usable
 
-  needed = estimate_bytes(levels, channels, batch, chunk_size=chunk_size,
-                          **guard,
-                          platform=platform)
+  needed = estimate(levels, batch)
   if needed <= usable:
     return
   frames, height, width = levels[0].input_size
@@ -524,15 +530,10 @@ def largest_batch(levels: Sequence[generation.Level],
     available = available_bytes()
     if available is None:
       return num
-  platform = jax.default_backend() if platform is None else platform
-  guard = {} if config is None else dict(
-      layout_draws=generation.guard_draws(config),
-      guard_level=config.guard_level)
+  estimate = _estimator(channels, chunk_size, config, platform)
 
   def fits(n):
-    return estimate_bytes(levels, channels, n, chunk_size=chunk_size,
-                          **guard, platform=platform) <= (
-                              USABLE_FRACTION * available)
+    return estimate(levels, n) <= USABLE_FRACTION * available
 
   if fits(num):
     return num
