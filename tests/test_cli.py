@@ -14,9 +14,6 @@ _FAST = ['--search', 'exact', '--patch', '3,5,5', '--levels', '2', '--iters',
          '1', '--quiet']
 
 
-@pytest.fixture(autouse=True)
-def _private_cache(tmp_path, monkeypatch):
-  monkeypatch.setenv('VGPNN_JAX_CACHE', str(tmp_path / 'cache'))
 
 
 @pytest.fixture(name='video_path')

@@ -16,15 +16,6 @@ _FAST_IMAGES = ['--search', 'exact', '--patch', '1,5,5', '--level', '2',
                 '--quiet']
 
 
-@pytest.fixture(autouse=True, scope='module')
-def _private_cache(tmp_path_factory):
-  # One folder for the module: JAX's in-memory compilation cache is dropped
-  # when the cache folder changes, and recompiling costs more than running.
-  with pytest.MonkeyPatch.context() as patch:
-    patch.setenv('VGPNN_JAX_CACHE', str(tmp_path_factory.mktemp('cache')))
-    yield
-
-
 def _video(frames=6, height=24, width=32, freqs=(9, 6, 2), mean=0.55,
            amplitude=0.35):
   t = np.linspace(0, 1, frames)[:, None, None, None]

@@ -16,11 +16,6 @@ _FAST = ['--search', 'exact', '--patch', '3,5,5', '--levels', '2', '--iters',
          '1', '--noise', '2']
 
 
-@pytest.fixture(autouse=True)
-def _private_cache(tmp_path, monkeypatch):
-  monkeypatch.setenv('VGPNN_JAX_CACHE', str(tmp_path / 'cache'))
-
-
 def _plan():
   config = generation.make_config(patch_size=(3, 5, 5), max_levels=2,
                                   search='exact')

@@ -11,9 +11,6 @@ _FAST = ['--search', 'exact', '--patch', '3,5,5', '--level', '2', '--iters',
          '1', '--quiet']
 
 
-@pytest.fixture(autouse=True)
-def _private_cache(tmp_path, monkeypatch):
-  monkeypatch.setenv('VGPNN_JAX_CACHE', str(tmp_path / 'cache'))
 
 
 def _video():

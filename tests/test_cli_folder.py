@@ -24,15 +24,10 @@ _FAST = ['--num', '2', '--search', 'exact', '--patch', '3,5,5', '--levels',
 _NAMES = ['contact.png', 'grid.mp4', 'variation_000.mp4', 'variation_001.mp4']
 
 
-@pytest.fixture(scope='module', name='cache')
-def _cache(tmp_path_factory):
-  """One compilation cache for the module: the clips share their sizes."""
-  return tmp_path_factory.mktemp('cache')
-
-
-@pytest.fixture(autouse=True)
-def _shared_cache(cache, monkeypatch):
-  monkeypatch.setenv('VGPNN_JAX_CACHE', str(cache))
+@pytest.fixture(name='cache')
+def _cache():
+  """The run's compilation cache (tests/conftest.py)."""
+  return pathlib.Path(os.environ['VGPNN_JAX_CACHE'])
 
 
 def _clip(path: pathlib.Path, seed: int, shape=(4, 24, 32)) -> pathlib.Path:

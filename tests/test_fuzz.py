@@ -637,7 +637,6 @@ def _run_refused(files, args, message, capfd, monkeypatch):
   """Runs the command in `files`: exit 2, one 'error: ' line naming
   `message` on stderr (the process's, ffmpeg's included), no input changed,
   nothing written."""
-  monkeypatch.setenv('VGPNN_JAX_CACHE', str(files / 'cache'))
   monkeypatch.chdir(files)
   command = args[0]
   if command == 'make-sketch':
@@ -678,7 +677,6 @@ def test_cli_refuses_other_bad_input(files, case, capfd, monkeypatch):
 def test_odd_files_that_still_work(files, tmp_path, capfd, monkeypatch):
   """A GIF cut in half still decodes (its first frame), and a mask of the
   video's aspect at another size is resized: neither is refused."""
-  monkeypatch.setenv('VGPNN_JAX_CACHE', str(tmp_path / 'cache'))
   whole = (files / 'clip.gif').read_bytes()
   (tmp_path / 'half.gif').write_bytes(whole[:len(whole) // 2])
   video, _ = io.read_video(tmp_path / 'half.gif')
