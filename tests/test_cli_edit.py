@@ -11,8 +11,6 @@ _FAST = ['--search', 'exact', '--patch', '3,5,5', '--level', '2', '--iters',
          '1', '--quiet']
 
 
-
-
 def _video():
   t = np.linspace(0, 1, 6)[:, None, None, None]
   y = np.linspace(0, 1, 24)[None, :, None, None]

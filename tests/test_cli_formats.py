@@ -11,8 +11,6 @@ _FAST = ['--search', 'exact', '--patch', '3,5,5', '--levels', '2', '--iters',
          '1', '--quiet']
 
 
-
-
 @pytest.fixture(name='video_path')
 def _video_path(tmp_path):
   return cli_checks.write_wave_video(tmp_path)

@@ -674,7 +674,7 @@ def test_cli_refuses_other_bad_input(files, case, capfd, monkeypatch):
   _run_refused(files, args, message, capfd, monkeypatch)
 
 
-def test_odd_files_that_still_work(files, tmp_path, capfd, monkeypatch):
+def test_odd_files_that_still_work(files, tmp_path, capfd):
   """A GIF cut in half still decodes (its first frame), and a mask of the
   video's aspect at another size is resized: neither is refused."""
   whole = (files / 'clip.gif').read_bytes()

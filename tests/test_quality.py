@@ -41,8 +41,8 @@ _MAX_FINEST_LEVEL_RATIO = 1.03
 # 4 levels, no structure guard): coherence 1.05, completeness 0.96. With all
 # 7 levels and the guard they were 0.88 and 0.75 (1.29 and 0.93 with the
 # weakened PatchMatch, not re-measured on 4 levels); on a 9x45x80 crop 1.10
-# and 1.45. The layouts of whole
-# generations diverge: the bounds are what PatchMatch must never exceed.
+# and 1.45. The layouts of whole generations diverge: the bounds are what
+# PatchMatch must never exceed.
 _MAX_COHERENCE_RATIO = 1.25
 _MAX_COMPLETENESS_RATIO = 1.6
 
