@@ -19,6 +19,30 @@ if 'VGPNN_JAX_CACHE' not in os.environ:
   os.environ['VGPNN_JAX_CACHE'] = _CACHE
 
 import jax  # pylint: disable=g-import-not-at-top,wrong-import-position
+import pytest  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 jax.config.update('jax_numpy_rank_promotion', 'raise')
 jax.config.update('jax_numpy_dtype_promotion', 'strict')
+
+# What a command line run switches on for the rest of its process.
+_CLI_SETTINGS = ('jax_compilation_cache_dir',
+                 'jax_persistent_cache_min_compile_time_secs')
+
+
+@pytest.fixture(autouse=True)
+def _cli_cache_stays_in_its_test():
+  """Each test starts with the compilation cache as the run began (off).
+
+  A command line run in this process turns JAX's compilation cache on, and
+  with it `program_cache`: every later library test's generations then went
+  through exported programs, compiled apart from the level programs the same
+  test had compiled directly (test_quality: 76 s alone, 117 s after a
+  command line test). The whole run took about as long either way (1315 s,
+  1309 s: other tests had shared programs through that cache), but each test
+  now runs as it does alone.
+  """
+  saved = {name: getattr(jax.config, name) for name in _CLI_SETTINGS}
+  yield
+  for name, value in saved.items():
+    if getattr(jax.config, name) != value:
+      jax.config.update(name, value)
