@@ -2,8 +2,9 @@
 
 Writes, under outputs/examples/ (ignored by git), for every example a video
 `<name>.mp4` (input | region or edit | result) and a still `<name>.png` of
-its middle frame, and prints the hole's coherence (`metrics.coherence` with
-the region as mask; lower is better) beside that of a plain variation.
+its middle frame, and prints the region's coherence (`metrics.coherence` with
+the region as mask; lower is better). An inpainting's grid has a fourth
+panel, the fill with its seams blended (`masks.blend_seams`), scored too.
 
     python experiments/edit_examples.py [--only pedestrians_remove,...]
         [--stills experiments/results/stills]   # small JPEGs for the README
@@ -33,6 +34,7 @@ import numpy as np
 
 from vgpnn_jax import edit
 from vgpnn_jax import io
+from vgpnn_jax import masks
 from vgpnn_jax import metrics
 from vgpnn_jax import resampling
 
@@ -171,7 +173,10 @@ def main():
       region = np.any(np.abs(edited - video) > 0.1, axis=-1)
     result = np.asarray(jax.device_get(result))
     seconds = time.perf_counter() - start
-    grid = io.make_grid(panels + [result])
+    blended = (np.asarray(masks.blend_seams(result, hole))
+               if kind == 'inpaint' else None)
+    grid = io.make_grid(panels + [result] + (
+        [] if blended is None else [blended]))
     io.write_video(out_dir / f'{name}.mp4', grid, fps=fps)
     still = grid[grid.shape[0] // 2]
     io.write_video(out_dir / f'{name}.png', still[None], fps=1)
@@ -185,6 +190,8 @@ def main():
             f'{seconds:6.1f} s  region coherence {score(result, region):.5f}')
     if kind != 'inpaint':
       line += f' (raw edit {score(edited, region):.5f})'
+    else:
+      line += f', blended {score(blended, region):.5f}'
     print(line, flush=True)
 
 

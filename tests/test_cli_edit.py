@@ -46,7 +46,8 @@ def _paths(tmp_path):
 
 
 @pytest.mark.parametrize('region', [
-    ['--box', '0:6,8:16,10:20'], ['--mask', '{mask}'], ['--cue', '{cue}'],
+    ['--box', '0:6,8:16,10:20', '--blend-seams'], ['--mask', '{mask}'],
+    ['--cue', '{cue}'],
     ['--cue', '{cue}', '--mask', '{mask}']])
 def test_inpaint_writes_fills_and_grid(tmp_path, paths, capsys, region):
   before = cli_checks.digest(paths['video'])

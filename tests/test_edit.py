@@ -48,6 +48,12 @@ def test_inpaint_keeps_outside_exactly_and_refills_the_hole(texture):
   assert out[hole].max() <= 1.0  # only values from outside the hole
   assert not np.allclose(out[hole], video[hole])
   assert out[hole].std() > 0.1  # content, not a flat fill
+  # Blended, it is the same fill shifted to meet its border.
+  blended = np.asarray(edit.inpaint(jax.random.key(0), video, hole,
+                                    blend_seams=True, **_FAST))
+  np.testing.assert_array_equal(blended[~hole], video[~hole])
+  np.testing.assert_array_equal(
+      blended, edit.masks_lib.blend_seams(out, hole))
 
 
 def test_inpaint_of_a_repeated_texture_finds_the_texture(texture):

@@ -106,3 +106,66 @@ def test_bounding_box_grows_clips_and_keeps_a_minimum():
   origin, size = masks.bounding_box(np.ones((3, 4, 5), bool), (2, 2, 2),
                                     (1, 1, 1))
   assert origin == (0, 0, 0) and size == (3, 4, 5)
+
+
+def _drifting_surface(shape=(2, 24, 32)):
+  """A smooth surface whose brightness drifts across the frame."""
+  t, h, w = shape
+  y, x = np.meshgrid(np.arange(h) / h, np.arange(w) / w, indexing='ij')
+  frame = 0.3 + 0.4 * x + 0.1 * y
+  return np.repeat(np.stack([frame] * 3, -1)[None], t, 0).astype(np.float32)
+
+
+def _box_hole(shape=(2, 24, 32)):
+  hole = np.zeros(shape, bool)
+  hole[:, 6:18, 10:24] = True
+  return hole
+
+
+def test_blend_seams_removes_a_flat_fills_step_and_keeps_the_rest():
+  truth, hole = _drifting_surface(), _box_hole()
+  # A patch fill's kind of error: the right detail, a flat wrong shade.
+  filled = truth.copy()
+  filled[hole] = truth[hole].mean()
+  out = np.asarray(masks.blend_seams(filled, hole))
+  np.testing.assert_array_equal(out[~hole], filled[~hole])
+  before = np.abs(filled[hole] - truth[hole]).mean()
+  after = np.abs(out[hole] - truth[hole]).mean()
+  # Measured: 0.045 -> 1e-7: a linear surface is harmonic, so the membrane
+  # restores it.
+  assert before > 0.03 and after < 0.01 * before, (before, after)
+
+
+def test_blend_seams_solves_the_membrane():
+  # With enough iterations the correction is harmonic in the hole (every
+  # voxel the mean of its 4 neighbours in the frame) and meets the border.
+  rng = np.random.default_rng(0)
+  truth, hole = _drifting_surface(), _box_hole()
+  filled = truth.copy()
+  filled[hole] = rng.random((hole.sum(), 3)).astype(np.float32) * 0.2 + 0.4
+  out = np.asarray(masks.blend_seams(filled, hole, num_iters=3000))
+  correction = np.where(hole[..., None], out - filled, 0.0)
+  inside = hole.astype(np.float32)[..., None]
+  neighbours = sum(np.roll(inside, s, a) for a, s in ((1, 1), (1, -1),
+                                                      (2, 1), (2, -1)))
+  border = (neighbours > 0) & (inside == 0)
+  fill_next = sum(np.roll(filled * inside, s, a) for a, s in (
+      (1, 1), (1, -1), (2, 1), (2, -1)))
+  step = np.where(border, filled - fill_next / np.maximum(neighbours, 1), 0)
+  boundary = np.where(border, step, correction)
+  mean = sum(np.roll(boundary, s, a) for a, s in ((1, 1), (1, -1), (2, 1),
+                                                  (2, -1))) / 4
+  residual = np.abs(correction - mean)[hole]
+  assert residual.max() < 1e-4, residual.max()
+  assert np.abs(correction[hole]).max() > 0.05  # it did correct something
+
+
+def test_blend_seams_of_a_seamless_fill_changes_nothing_and_checks_shapes():
+  truth, hole = _drifting_surface(), _box_hole()
+  # A constant video: no step anywhere, so no correction.
+  flat = np.full_like(truth, 0.5)
+  np.testing.assert_allclose(masks.blend_seams(flat, hole), flat, atol=1e-6)
+  with pytest.raises(ValueError, match='mask'):
+    masks.blend_seams(truth, hole[:, :5])
+  with pytest.raises(ValueError, match='num_iters'):
+    masks.blend_seams(truth, hole, num_iters=-1)

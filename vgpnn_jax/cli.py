@@ -303,6 +303,11 @@ def _build_parser() -> argparse.ArgumentParser:
       '--cue', default=None, metavar='PAINTED',
       help='a copy of the input with the region painted in the colours it '
       'should take (blue where sky should be): the fill follows the colours')
+  inp.add_argument(
+      '--blend-seams', action='store_true',
+      help='shift the fill smoothly to meet the region\'s border, so that a '
+      'hole over a surface whose shading drifts (a lit path) does not show '
+      'as a box; the fill\'s patches are then shifted from the input\'s')
   _add_edit_options(  # edit.INPAINT_DEFAULTS (this module imports no jax)
       inp, 'fills', 'all, down to 15 px, less where the region leaves too '
       'few patches outside it')
@@ -884,7 +889,8 @@ def _run_edit(args: argparse.Namespace) -> None:
     panels = [video, io.tint_region(video, mask) if cue is None else
               np.where(mask[..., None], cue, video)]
     run = lambda keys, progress: edit.inpaint(
-        keys, video, mask, cue=cue, progress=progress, **overrides)
+        keys, video, mask, cue=cue, blend_seams=args.blend_seams,
+        progress=progress, **overrides)
     config = edit.application_config(None, edit.INPAINT_DEFAULTS, overrides,
                                      video.shape[0])
     if config.max_levels is None:  # as inpaint chooses them

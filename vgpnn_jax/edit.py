@@ -161,6 +161,7 @@ def inpaint(key: jax.Array,
             config: generation.Config | None = None,
             *,
             cue: Any = None,
+            blend_seams: bool = False,
             progress: generation.ProgressFn | None = None,
             **overrides) -> jax.Array:
   """Fills a hole from the rest of the video: removes someone.
@@ -174,13 +175,17 @@ def inpaint(key: jax.Array,
     cue: optional [T, H, W, C] colours painted in the hole (only its values
       in the hole are used): the fill follows them. By default the hole
       starts filled smoothly from its border.
+    blend_seams: shift the fill smoothly to meet its border
+      (`masks.blend_seams`): a hole over a surface whose shading drifts (a
+      lit path) then no longer shows as a flat box, but its patches are
+      shifted from the input's (the hole's coherence rises).
     progress: as in `generation.generate`.
     **overrides: `Config` fields.
 
   Returns:
     [T, H, W, C] (or [N, T, H, W, C]): equal to `video` outside the hole;
     inside, content whose every patch (at every level) comes from patches
-    wholly outside the hole.
+    wholly outside the hole (shifted in shade with `blend_seams`).
 
   Raises:
     InputError: a mask of another size, an empty or full mask, one that
@@ -198,7 +203,12 @@ def inpaint(key: jax.Array,
                               video.shape[0])
   if config.max_levels is None and not isinstance(mask, jax.core.Tracer):
     config = config._replace(max_levels=usable_levels(mask, video, config))
-  return generate_for_keys(key, video, config, guide, progress)
+  output = generate_for_keys(key, video, config, guide, progress)
+  if not blend_seams:
+    return output
+  if output.ndim == 4:
+    return masks_lib.blend_seams(output, mask)
+  return jnp.stack([masks_lib.blend_seams(one, mask) for one in output])
 
 
 def usable_levels(mask: jax.Array, video: jax.Array,

@@ -12,6 +12,7 @@ few patches outside the hole to fill it with (its fill turned flat grey).
     level_hole = masks.resize_mask(hole, (t, h, w))
     valid = masks.valid_patches(level_hole, (3, 7, 7))   # patches outside it
     start = masks.fill_hole(video, hole)                 # a smooth first guess
+    out = masks.blend_seams(filled, hole)                # no step at the border
 
 Everything is jittable; shapes are static.
 """
@@ -159,6 +160,93 @@ def fill_hole(video: jax.typing.ArrayLike,
     raise ValueError(f'expected a [T, H, W, C] video and a [T, H, W] mask, '
                      f'got {video.shape} and {mask.shape}')
   return _fill_hole(video.astype(jnp.float32), mask.astype(jnp.bool_))
+
+
+# The four neighbours of a voxel within its frame, as (axis, shift).
+_FRAME_NEIGHBOURS = ((1, 1), (1, -1), (2, 1), (2, -1))
+
+
+def _shifted(x: jax.Array, axis: int, shift: int) -> jax.Array:
+  """`x` moved by `shift` (+-1) along `axis`, zeros shifted in."""
+  size = x.shape[axis]
+  kept = jax.lax.slice_in_dim(x, 0 if shift > 0 else 1,
+                              size - 1 if shift > 0 else size, axis=axis)
+  pad = [(0, 0)] * x.ndim
+  pad[axis] = (1, 0) if shift > 0 else (0, 1)
+  return jnp.pad(kept, pad)
+
+
+def _neighbour_sum(x: jax.Array) -> jax.Array:
+  return sum(_shifted(x, axis, shift) for axis, shift in _FRAME_NEIGHBOURS)
+
+
+@functools.partial(jax.jit, static_argnames='num_iters')
+def _blend_seams(video, mask, num_iters):
+  hole = mask[..., None].astype(video.dtype)
+  # The border: known voxels next to the hole in their frame. The step there
+  # is the known value less the mean of the fill next to it.
+  neighbours = _neighbour_sum(hole)
+  border = (neighbours > 0) & (hole == 0)
+  step = jnp.where(border, video - _neighbour_sum(video * hole) /
+                   jnp.maximum(neighbours, 1), 0.0)
+  # A membrane: the correction is harmonic in the hole (each voxel the mean
+  # of its neighbours) and equals the step on the border. Push-pull gives a
+  # close start, Jacobi iterations smooth out its blocks.
+  domain = ((hole > 0) | border).astype(video.dtype)
+  count = jnp.maximum(_neighbour_sum(domain), 1)
+  correction = jnp.where(hole > 0, fill_hole(step, ~border[..., 0]), 0.0)
+
+  def relax(_, correction):
+    boundary = jnp.where(border, step, correction)
+    return jnp.where(hole > 0, _neighbour_sum(boundary * domain) / count, 0.0)
+
+  correction = jax.lax.fori_loop(0, num_iters, relax, correction)
+  return jnp.where(hole > 0, jnp.clip(video + correction, 0.0, 1.0), video)
+
+
+def blend_seams(video: jax.typing.ArrayLike, mask: jax.typing.ArrayLike,
+                num_iters: int = 400) -> jax.Array:
+  """A filled hole shifted smoothly to meet its border (Poisson blending).
+
+  Patch-based fills keep their patches' own shading: on a surface whose
+  brightness drifts across the hole (a lit path), the fill is a flat shade
+  that shows as a box. This adds to the hole, frame by frame, the smoothest
+  correction (a membrane: harmonic inside, the step across the border on it)
+  that removes the step between the fill and its surroundings, and keeps the
+  fill's detail. The output's patches are then shifted in brightness, so
+  `metrics.coherence` rises (on pedestrians, 0.00056 -> 0.00081 for the hole)
+  while the box disappears from view.
+
+  Args:
+    video: [T, H, W, C] float, a filled video (outside the hole: the known
+      voxels).
+    mask: [T, H, W] bool, True in the hole.
+    num_iters: Jacobi iterations after the push-pull start, whose blocks
+      showed after 50 on a 50x30 hole and were gone after 400 (more:
+      smoother over wider holes).
+
+  Returns:
+    [T, H, W, C]: `video` outside the hole (exactly), the corrected fill,
+    clipped to [0, 1], inside.
+  """
+  video = jnp.asarray(video)
+  mask = jnp.asarray(mask)
+  if video.ndim != 4 or mask.shape != video.shape[:3]:
+    raise ValueError(f'expected a [T, H, W, C] video and a [T, H, W] mask, '
+                     f'got {video.shape} and {mask.shape}')
+  if int(num_iters) < 0:
+    raise ValueError(f'num_iters must be >= 0, got {num_iters}')
+  video, mask = video.astype(jnp.float32), mask.astype(jnp.bool_)
+  if isinstance(mask, jax.core.Tracer) or isinstance(video, jax.core.Tracer):
+    return _blend_seams(video, mask, int(num_iters))
+  # Only the hole's box and its border change: the cost follows the hole.
+  concrete = np.asarray(mask)
+  if not concrete.any():
+    return video
+  origin, size = bounding_box(concrete, (0, 1, 1), (1, 1, 1))
+  box = tuple(slice(o, o + n) for o, n in zip(origin, size))
+  return video.at[box].set(_blend_seams(video[box], mask[box],
+                                        int(num_iters)))
 
 
 def bounding_box(mask: np.ndarray, margin: Sequence[int],
