@@ -10,8 +10,10 @@ from vgpnn_jax import metrics
 from vgpnn_jax import patches as patches_lib
 from vgpnn_jax import pnn
 
-# Small and fast: 3 levels of exact search with 3x5x5 patches.
-_FAST = dict(patch_size=(3, 5, 5), max_levels=3, num_iters=2,
+# Small and fast: 3 levels of exact search with 3x5x5 patches. One
+# iteration, as at the coarsest level: a level's iteration program is then
+# the same whether it is the coarsest or not, and shared across level counts.
+_FAST = dict(patch_size=(3, 5, 5), max_levels=3, num_iters=1,
              search='exact')
 
 
@@ -63,20 +65,20 @@ def test_inpaint_of_a_repeated_texture_finds_the_texture(texture):
   start_error = np.abs(np.asarray(edit.masks_lib.fill_hole(
       texture, hole))[hole] - texture[hole]).mean()
   # The smooth start is far from the texture; the fill recovers it.
-  assert start_error > 0.15
-  assert error < 0.05, error
+  assert start_error > 0.15  # 0.26 measured
+  assert error < 0.05, error  # 0.0 measured (3 levels, 1 iteration)
 
 
 def test_inpaint_is_deterministic_and_batches(texture):
   hole = _hole(texture.shape[:3])
-  a = np.asarray(edit.inpaint(jax.random.key(3), texture, hole, noise_std=0.5,
-                              **_FAST))
-  b = np.asarray(edit.inpaint(jax.random.key(3), texture, hole, noise_std=0.5,
-                              **_FAST))
+  # Noise makes the key matter. 2 levels (a coarsest and a finer one): the
+  # noise and the batch make their own programs, the fewer the cheaper.
+  options = {**_FAST, 'max_levels': 2, 'noise_std': 0.5}
+  a = np.asarray(edit.inpaint(jax.random.key(3), texture, hole, **options))
+  b = np.asarray(edit.inpaint(jax.random.key(3), texture, hole, **options))
   np.testing.assert_array_equal(a, b)
   keys = jax.random.split(jax.random.key(3), 2)
-  batch = np.asarray(edit.inpaint(keys, texture, hole, noise_std=0.5,
-                                  **_FAST))
+  batch = np.asarray(edit.inpaint(keys, texture, hole, **options))
   assert batch.shape == (2,) + texture.shape
   for out in batch:
     np.testing.assert_array_equal(out[~hole], texture[~hole])
@@ -86,12 +88,15 @@ def test_patchmatch_and_exact_inpaint_agree(texture):
   hole = _hole(texture.shape[:3])
   errors_by_search = {}
   for search in ('exact', 'patchmatch'):
+    # 2 levels: PatchMatch's programs are its own.
     out = np.asarray(edit.inpaint(jax.random.key(4), texture, hole,
-                                  **{**_FAST, 'search': search}))
+                                  **{**_FAST, 'max_levels': 2,
+                                     'search': search}))
     np.testing.assert_array_equal(out[~hole], texture[~hole])
     errors_by_search[search] = float(metrics.coherence(
         out, texture, patch_size=(3, 5, 5), mask=hole))
   # Stated factor: PatchMatch's hole at most 3x less coherent (+ a floor).
+  # Measured on these 2 levels: 0.0 for both.
   assert errors_by_search['patchmatch'] <= (
       3 * errors_by_search['exact'] + 2e-3), errors_by_search
 
@@ -121,35 +126,14 @@ def test_level_step_chooses_only_valid_key_patches(search):
                    free_field[..., 2]].all()
 
 
-def test_inpaint_only_searches_around_the_hole(texture, monkeypatch):
-  """Cost follows the hole: the fine levels fold only the hole's box."""
-  shapes = []
-  fold = patches_lib.fold_field
-
-  def recording_fold(field, values, patch_size, **kwargs):
-    shapes.append(field.shape[:3])
-    return fold(field, values, patch_size, **kwargs)
-
-  monkeypatch.setattr(patches_lib, 'fold_field', recording_fold)
-  video = _texture((6, 40, 48), seed=1)
-  hole = _hole(video.shape[:3], (0, 6), (16, 22), (20, 26))
-  jax.clear_caches()
-  edit.inpaint(jax.random.key(0), video, hole, **_FAST)
-  jax.clear_caches()
-  # The finest level's grid: the hole's box (6x6 pixels, all 6 frames) grown
-  # by a patch less one (4) on each side, 6x14x14, holds a 4x10x10 grid of
-  # patches, not the whole video's 4x36x44.
-  assert (4, 10, 10) in shapes, shapes
-  assert all(s[1] < 36 for s in shapes), shapes
-
-
 def test_cue_steers_the_fill():
   rng = np.random.default_rng(6)
-  video = np.zeros((6, 32, 40, 3), np.float32)
-  # Left: a noisy red texture, right: a noisy blue one.
-  video[:, :, :20, 0] = 0.7 + 0.2 * rng.random((6, 32, 20))
-  video[:, :, 20:, 2] = 0.7 + 0.2 * rng.random((6, 32, 20))
-  hole = _hole(video.shape[:3], (0, 6), (10, 22), (12, 28))
+  # The texture's shape and hole: the programs the tests above compiled.
+  video = np.zeros((6, 24, 32, 3), np.float32)
+  # Left: a noisy red texture, right: a noisy blue one; the hole spans both.
+  video[:, :, :16, 0] = 0.7 + 0.2 * rng.random((6, 24, 16))
+  video[:, :, 16:, 2] = 0.7 + 0.2 * rng.random((6, 24, 16))
+  hole = _hole(video.shape[:3])
   reds = {}
   for name, colour in (('red', [0.8, 0, 0]), ('blue', [0, 0, 0.8])):
     cue = video.copy()
@@ -158,6 +142,7 @@ def test_cue_steers_the_fill():
                                   **_FAST))
     np.testing.assert_array_equal(out[~hole], video[~hole])
     reds[name] = (out[hole][:, 0] > out[hole][:, 2]).mean()
+  # Measured: 0.94 and 0.10 of the hole's voxels more red than blue.
   assert reds['red'] > 0.8 and reds['blue'] < 0.2, reds
 
 
@@ -227,8 +212,9 @@ def test_edit_with_a_mask_changes_only_the_mask():
   edited[:, 12:24, 22:34] = original[:, 8:20, 2:14]
   mask = np.zeros(original.shape[:3], bool)
   mask[:, 10:26, 20:36] = True
+  # 2 levels: a coarsest and a finer one, each pasted into the edit.
   out = np.asarray(edit.edit(jax.random.key(0), original, edited, mask=mask,
-                             **_FAST))
+                             **{**_FAST, 'max_levels': 2}))
   np.testing.assert_array_equal(out[~mask], edited[~mask])
 
 
@@ -238,12 +224,15 @@ def test_edit_with_other_values_takes_their_patches():
   edited[:, 12:24, 22:34] = original[:, 8:20, 2:14]
   # Another scene, of other colours: the output is made of its patches.
   other = 0.5 + 0.5 * _texture((4, 32, 40), (8, 10), seed=9)
+  # 2 levels: each source's length makes programs of its own.
+  options = {**_FAST, 'max_levels': 2}
   out = np.asarray(edit.edit(jax.random.key(0), original, edited,
-                             values=other, **_FAST))
+                             values=other, **options))
   assert out.shape == original.shape
   assert out.min() >= other.min() - 1e-6
   both = np.asarray(edit.edit(jax.random.key(0), original, edited,
-                              values=other[:1], with_original=True, **_FAST))
+                              values=other[:1], with_original=True,
+                              **options))
   assert both.shape == original.shape
 
 
@@ -259,10 +248,14 @@ def test_edit_refuses_mismatched_inputs():
               mask=np.zeros(original.shape[:3], bool), **_FAST)
 
 
-def test_inpaint_leaves_out_levels_too_coarse_for_the_hole():
-  video = _texture((6, 48, 64), seed=2)
-  hole = _hole(video.shape[:3], (0, 6), (10, 38), (14, 50))
-  options = dict(patch_size=(3, 5, 5), num_iters=1, search='exact')
+def test_inpaint_leaves_out_levels_too_coarse_for_the_hole(texture):
+  video = texture
+  # A 10x20 hole in 24x32 frames, 6 levels planned: key patches wholly
+  # outside the (resized) hole are 40%, 25%, 7% of them at the finest 3
+  # levels, none at the coarsest 3. The third is left out for the 10% rule,
+  # not for lack of any patch.
+  hole = _hole(video.shape[:3], (0, 6), (6, 16), (6, 26))
+  options = {k: v for k, v in _FAST.items() if k != 'max_levels'}
   planned = edit.generation.plan_levels(
       video.shape[:3], edit.generation.make_config(**options))
   used = []
@@ -303,3 +296,28 @@ def test_inputs_must_be_finite_and_in_the_unit_range(texture):
     edit.check_video(texture[..., 0], 'video')
   # A traced video is not checked (and not refused).
   jax.jit(lambda v: edit.check_video(v, 'video'))(texture * 255)
+
+
+def test_inpaint_only_searches_around_the_hole(texture, monkeypatch):
+  """Cost follows the hole: the fine levels fold only the hole's box."""
+  shapes = []
+  fold = patches_lib.fold_field
+
+  def recording_fold(field, values, patch_size, **kwargs):
+    shapes.append(field.shape[:3])
+    return fold(field, values, patch_size, **kwargs)
+
+  monkeypatch.setattr(patches_lib, 'fold_field', recording_fold)
+  video = _texture((6, 40, 48), seed=1)
+  hole = _hole(video.shape[:3], (0, 6), (16, 22), (20, 26))
+  # Last in the file: clearing the caches (so that every program is traced
+  # here, with the recording fold) drops the programs of the tests above.
+  jax.clear_caches()
+  # 2 levels: the finest, whose grid is asserted, and a coarser one.
+  edit.inpaint(jax.random.key(0), video, hole, **{**_FAST, 'max_levels': 2})
+  jax.clear_caches()
+  # The finest level's grid: the hole's box (6x6 pixels, all 6 frames) grown
+  # by a patch less one (4) on each side, 6x14x14, holds a 4x10x10 grid of
+  # patches, not the whole video's 4x36x44.
+  assert (4, 10, 10) in shapes, shapes
+  assert all(s[1] < 36 for s in shapes), shapes
