@@ -169,6 +169,18 @@ class PlanTest(absltest.TestCase):
     levels = vgpnn_jax.plan_levels((1, 60, 80), vgpnn_jax.make_config())
     self.assertEqual(levels[0].patch_size, (1, 7, 7))
 
+  def test_the_noise_keys_only_the_coarsest_start(self):
+    # Another noise (a diversity sweep) compiles one start program, not one
+    # per level: only the coarsest level draws noise.
+    levels = vgpnn_jax.plan_levels((13, 144, 256), vgpnn_jax.make_config())
+    programs = [
+        generation._programs(levels, vgpnn_jax.make_config(  # pylint: disable=protected-access
+            noise_std=noise, noise_unit=unit))
+        for noise, unit in ((5.0, 'patch_spread'), (0.3, 'value'))]
+    self.assertEqual(programs[0][:-1], programs[1][:-1])
+    self.assertNotEqual(programs[0][-1], programs[1][-1])
+    self.assertEqual(programs[0][-1].noise_std, 5.0)
+
   def test_bad_inputs(self):
     config = vgpnn_jax.make_config()
     with self.assertRaisesRegex(errors.InputError, 'fewer than the 3-frame'):

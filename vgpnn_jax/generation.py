@@ -719,10 +719,13 @@ def _programs(levels: Sequence[Level], config: Config,
              patches_lib.grid_shape(lvl.output_size, lvl.patch_size))
             for box, lvl in ((boxes[index], level),
                              (boxes[index + 1], coarser)))
-    programs.append(_LevelProgram(_step_options(level, config),
-                                  level.output_size, coarse_key_grid,
-                                  float(config.noise_std), boxes[index],
-                                  upscale_crops, config.noise_unit))
+    # Only the coarsest start draws noise: the finer levels' programs do not
+    # depend on it, so another noise compiles one start, not every level's.
+    coarsest = index == len(levels) - 1
+    programs.append(_LevelProgram(
+        _step_options(level, config), level.output_size, coarse_key_grid,
+        float(config.noise_std) if coarsest else 0.0, boxes[index],
+        upscale_crops, config.noise_unit if coarsest else 'value'))
   return programs
 
 
