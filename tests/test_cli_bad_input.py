@@ -1,6 +1,12 @@
-"""Bad input through the real command line (`python -m vgpnn_jax` in a child
-process): one line and exit 2, no folder or file left behind, inputs never
-written to; and what --overwrite, --seed and SIGTERM do."""
+"""Bad input through the command line: one line and exit 2, no folder or file
+left behind, inputs never written to; and what --overwrite, --seed and
+SIGTERM do.
+
+`cli.main` runs in this process, its file descriptors captured (ffmpeg's
+lines included): a child process per case cost 2-3 s of starting JAX each
+(this file: 129 s). A few cases also run as `python -m vgpnn_jax` in a
+child, as do the signal tests.
+"""
 
 import os
 import pathlib
@@ -8,11 +14,13 @@ import signal
 import subprocess
 import sys
 import time
+from typing import NamedTuple
 
 import numpy as np
 import pytest
 
 from tests import cli_checks
+from vgpnn_jax import cli
 from vgpnn_jax import io
 
 _ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -27,11 +35,30 @@ def _env(tmp_path):
                                              str(tmp_path / 'cache')))
 
 
-def _cli(tmp_path, args, **kwargs):
+def _child_cli(tmp_path, args):
   """Runs `python -m vgpnn_jax ARGS` in `tmp_path`; the finished process."""
   return subprocess.run([sys.executable, '-m', 'vgpnn_jax'] + list(args),
                         cwd=tmp_path, env=_env(tmp_path), capture_output=True,
-                        text=True, timeout=300, **kwargs)
+                        text=True, timeout=300)
+
+
+class _Done(NamedTuple):
+  """What a command line run left: as `subprocess.CompletedProcess`."""
+  returncode: int
+  stdout: str
+  stderr: str
+
+
+@pytest.fixture(name='cli_run')
+def _cli_run(capfd, monkeypatch):
+  """`run(folder, args)`: `cli.main(args)` in `folder`, its output captured."""
+  def run(folder, args):
+    monkeypatch.chdir(folder)
+    capfd.readouterr()
+    status = cli.main(list(args))
+    out, err = capfd.readouterr()
+    return _Done(status, out, err)
+  return run
 
 
 def _video(frames=4, size=24):
@@ -118,14 +145,22 @@ _CASES = [
 ]
 
 
+# Also refused by `python -m vgpnn_jax` in a child process: a bad flag, a
+# file ffmpeg cannot read, an output that exists.
+_IN_A_CHILD = ('generate clip.mp4 --noise nan', 'generate audio.mp4',
+               'generate clip.mp4 --out old --levels 2')
+
+
 @pytest.mark.parametrize('args, message', _CASES,
                          ids=[' '.join(a) for a, _ in _CASES])
-def test_refused_with_one_line(files, args, message):
+def test_refused_with_one_line(files, cli_run, args, message):
   inputs = {p: cli_checks.digest(p) for p in files.rglob('*') if p.is_file()}
+  in_a_child = ' '.join(args) in _IN_A_CHILD
   if '--out' not in args and args[0] != 'evaluate':
     args = args + ['--out', 'new/out']
   fast = args[0] not in ('evaluate', 'make-sketch')
-  done = _cli(files, args[:1] + _FAST * fast + args[1:])
+  args = args[:1] + _FAST * fast + args[1:]
+  done = (_child_cli if in_a_child else cli_run)(files, args)
   assert done.returncode == 2, done.stderr
   cli_checks.assert_refused(done.stderr, message)
   assert _NOT_A_FLAG not in done.stderr
@@ -137,9 +172,9 @@ def test_refused_with_one_line(files, args, message):
               p: d for p, d in inputs.items() if 'cache' not in p.parts}
 
 
-def test_overwrite_replaces_and_removes_only_stale_outputs(files):
+def test_overwrite_replaces_and_removes_only_stale_outputs(files, cli_run):
   out = files / 'out'
-  first = _cli(files, ['generate', 'clip.mp4', '--out', 'out', '--num', '3'] +
+  first = cli_run(files, ['generate', 'clip.mp4', '--out', 'out', '--num', '3'] +
                _FAST + ['--levels', '2'])
   assert first.returncode == 0, first.stderr
   before = cli_checks.digest(out / 'variation_000.mp4')
@@ -149,11 +184,11 @@ def test_overwrite_replaces_and_removes_only_stale_outputs(files):
     (out / name).write_bytes(b'not ours')
   io.write_video(out / 'variation_007.gif', _video(), fps=10)
   source = cli_checks.digest(out / 'variation_007.gif')
-  again = _cli(files, ['generate', 'out/variation_007.gif', '--out', 'out',
+  again = cli_run(files, ['generate', 'out/variation_007.gif', '--out', 'out',
                        '--num', '1', '--noise', '1'] + _FAST +
                ['--levels', '2'])
   assert again.returncode == 2 and 'already exists' in again.stderr
-  again = _cli(files, ['generate', 'out/variation_007.gif', '--out', 'out',
+  again = cli_run(files, ['generate', 'out/variation_007.gif', '--out', 'out',
                        '--num', '1', '--noise', '1', '--overwrite'] + _FAST +
                ['--levels', '2'])
   assert again.returncode == 0, again.stderr
@@ -166,45 +201,45 @@ def test_overwrite_replaces_and_removes_only_stale_outputs(files):
   assert cli_checks.digest(out / 'variation_007.gif') == source  # an input
 
 
-def _first_output(tmp_path, seed, run=0):
+def _first_output(cli_run, tmp_path, seed, run=0):
   out = f'seed_{seed}_{run}'
-  done = _cli(tmp_path, ['generate', 'clip.mp4', '--out', out, '--num', '1',
+  done = cli_run(tmp_path, ['generate', 'clip.mp4', '--out', out, '--num', '1',
                          '--seed', str(seed), '--noise', '1'] + _FAST +
               ['--levels', '2', '--format', 'gif'])
   assert done.returncode == 0, done.stderr
   return io.read_video(tmp_path / out / 'variation_000.gif')[0]
 
 
-def test_seeds_beyond_32_bits_are_distinct(files):
-  zero = _first_output(files, 0)
-  np.testing.assert_array_equal(zero, _first_output(files, 0, run=1))
+def test_seeds_beyond_32_bits_are_distinct(files, cli_run):
+  zero = _first_output(cli_run, files, 0)
+  np.testing.assert_array_equal(zero, _first_output(cli_run, files, 0, run=1))
   for seed in (2**32, 2**63, 2**64 + 1):  # 2**32 gave seed 0's output
-    assert np.abs(_first_output(files, seed) - zero).max() > 0.05, seed
+    assert np.abs(_first_output(cli_run, files, seed) - zero).max() > 0.05, seed
 
 
-def test_evaluate_warns_of_outputs_of_another_size(files):
+def test_evaluate_warns_of_outputs_of_another_size(files, cli_run):
   big = files / 'big.mp4'
   io.write_video(big, np.repeat(np.repeat(_video(), 3, 1), 3, 2), fps=10)
-  done = _cli(files, ['evaluate', 'big.mp4', 'clip.mp4', '--max-patches',
+  done = cli_run(files, ['evaluate', 'big.mp4', 'clip.mp4', '--max-patches',
                       '200'])
   assert done.returncode == 0, done.stderr
   lines = [l for l in done.stderr.splitlines() if l.startswith('warning: ')]
   assert len(lines) == 1, done.stderr
   assert '4x24x24' in lines[0] and '4x72x72' in lines[0]
   assert 'not comparable' in lines[0] and '--max-size 24' in lines[0]
-  same = _cli(files, ['evaluate', 'clip.mp4', 'clip.mp4', '--max-patches',
+  same = cli_run(files, ['evaluate', 'clip.mp4', 'clip.mp4', '--max-patches',
                       '200'])
   assert same.returncode == 0 and 'warning' not in same.stderr
 
 
-def test_folder_with_a_gap_in_its_numbering_warns(files):
+def test_folder_with_a_gap_in_its_numbering_warns(files, cli_run):
   folder = files / 'frames'
   folder.mkdir()
   video = _video(5)
   for index, number in enumerate((1, 2, 3, 6, 7)):
     io.write_video(folder / f'frame_{number}.png', video[index:index + 1],
                    fps=1)
-  done = _cli(files, ['make-sketch', 'frames', '--out', 'sketch.gif'])
+  done = cli_run(files, ['make-sketch', 'frames', '--out', 'sketch.gif'])
   assert done.returncode == 0, done.stderr
   assert done.stderr.count('warning: ') == 1, done.stderr
   assert 'no frame 4-5 between 1 and 7' in done.stderr
