@@ -247,8 +247,13 @@ def test_folder_with_a_gap_in_its_numbering_warns(files, cli_run):
 
 # Child: make-sketch that stops for a minute once its temporary file is
 # written, before renaming it into place: SIGTERM arrives mid-write.
+# The child starts with the signals a shell would give it (default SIGINT,
+# nothing blocked), whatever this test process inherited or blocked: once in
+# a whole run (not reproduced alone) the SIGINT case waited out its minute.
 _SLOW_WRITER = """
-import os, sys, time
+import os, signal, sys, time
+signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from vgpnn_jax import cli
 replace = os.replace
 def slow_replace(source, target):
