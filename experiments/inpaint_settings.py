@@ -43,10 +43,19 @@ SETTINGS = (
 )
 
 
-def _score(output, video, hole, seed):
-  key = jax.random.key(seed)
-  return float(metrics.coherence(output, video, mask=hole, max_patches=4000,
-                                 key=key))
+def score(output, reference, mask, seed):
+  """The coherence of `output`'s patches in `mask` against `reference`."""
+  return float(metrics.coherence(output, reference, mask=mask,
+                                 max_patches=4000, key=jax.random.key(seed)))
+
+
+def load_case(case):
+  """A `CASES` entry -> (name, [T, H, W, 3] video, [T, H, W] bool hole)."""
+  name, file, max_size, (f0, f1), (t0, t1, y0, y1, x0, x1) = case
+  video, _ = io.read_video(DATA / file, max_size=max_size, start=f0, stop=f1)
+  hole = np.zeros(video.shape[:3], bool)
+  hole[t0:t1, y0:y1, x0:x1] = True
+  return name, video, hole
 
 
 def main():
@@ -54,16 +63,11 @@ def main():
   parser.add_argument('--out', default=None)
   args = parser.parse_args()
   rows = []
-  for name, file, max_size, (f0, f1), box in CASES:
-    video, _ = io.read_video(DATA / file, max_size=max_size, start=f0,
-                             stop=f1)
-    t0, t1, y0, y1, x0, x1 = box
-    hole = np.zeros(video.shape[:3], bool)
-    hole[t0:t1, y0:y1, x0:x1] = True
+  for case in CASES:
+    name, video, hole = load_case(case)
     variation = np.asarray(jax.device_get(
         generation.generate(jax.random.key(0), video)))
-    yard = float(metrics.coherence(variation, video, mask=~hole,
-                                   max_patches=4000, key=jax.random.key(1)))
+    yard = score(variation, video, ~hole, 1)
     for label, overrides, start in SETTINGS:
       cue = None
       if start == 'grey':
@@ -74,7 +78,7 @@ def main():
       out = np.asarray(jax.device_get(edit.inpaint(
           jax.random.key(1), video, hole, cue=cue, **overrides)))
       seconds = time.perf_counter() - begin
-      coh = _score(out, video, hole, 2)
+      coh = score(out, video, hole, 2)
       err = float(np.abs(out[hole] - video[hole]).mean())
       rows.append((name, label, coh, coh / yard, err, seconds))
       print(f'{name:12s} {label:28s} hole coherence {coh:.5f} '

@@ -15,7 +15,8 @@ patch touching it is ever nearest):
 and, against the whole input, the fill and a variation in the same region
 (the variation's layout differs there; its patches are copies).
 
-    python experiments/inpaint_yardstick.py [--out experiments/results/inpaint_yardstick.md]
+    python experiments/inpaint_yardstick.py \
+        [--out experiments/results/inpaint_yardstick.md]
 """
 
 import argparse
@@ -26,49 +27,30 @@ import numpy as np
 
 from vgpnn_jax import edit
 from vgpnn_jax import generation
-from vgpnn_jax import io
-from vgpnn_jax import metrics
 
-DATA = pathlib.Path(__file__).resolve().parents[2] / 'shared' / 'data'
-
-# As experiments/inpaint_settings.py: (name, file, max_size, frames, box
-# (t0, t1, y0, y1, x0, x1) in read pixels).
-CASES = (
-    ('pedestrians', 'pedestrians_vtest.avi', 144, (0, 12),
-     (0, 12, 40, 90, 60, 90)),
-    ('speedway', 'speedway_cc0.mj2', 144, (0, 12), (0, 12, 60, 100, 70, 110)),
-    ('tree', 'tree.avi', 144, (0, 12), (0, 12, 30, 70, 60, 110)),
-)
+import inpaint_settings  # the same folder: its clips, holes and score
 
 _BLANK = 10.0  # a reference value no [0, 1] patch is near
-
-
-def _score(output, reference, mask, seed):
-  return float(metrics.coherence(output, reference, mask=mask,
-                                 max_patches=4000, key=jax.random.key(seed)))
 
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
   parser.add_argument('--out', default=None)
   args = parser.parse_args()
+  score = inpaint_settings.score
   rows = []
-  for name, file, max_size, (f0, f1), box in CASES:
-    video, _ = io.read_video(DATA / file, max_size=max_size, start=f0,
-                             stop=f1)
-    t0, t1, y0, y1, x0, x1 = box
-    hole = np.zeros(video.shape[:3], bool)
-    hole[t0:t1, y0:y1, x0:x1] = True
+  for case in inpaint_settings.CASES:
+    name, video, hole = inpaint_settings.load_case(case)
     blanked = np.where(hole[..., None], _BLANK, video).astype(np.float32)
     variation = np.asarray(generation.generate(jax.random.key(0), video))
     fill = np.asarray(edit.inpaint(jax.random.key(1), video, hole))
     row = dict(
         clip=name,
-        variation_outside=_score(variation, video, ~hole, 1),
-        variation_hole=_score(variation, video, hole, 2),
-        fill=_score(fill, video, hole, 2),
-        fill_blanked=_score(fill, blanked, hole, 2),
-        truth_blanked=_score(video, blanked, hole, 2))
+        variation_outside=score(variation, video, ~hole, 1),
+        variation_hole=score(variation, video, hole, 2),
+        fill=score(fill, video, hole, 2),
+        fill_blanked=score(fill, blanked, hole, 2),
+        truth_blanked=score(video, blanked, hole, 2))
     rows.append(row)
     print(row, flush=True)
   lines = [

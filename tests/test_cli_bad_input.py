@@ -174,8 +174,8 @@ def test_refused_with_one_line(files, cli_run, args, message):
 
 def test_overwrite_replaces_and_removes_only_stale_outputs(files, cli_run):
   out = files / 'out'
-  first = cli_run(files, ['generate', 'clip.mp4', '--out', 'out', '--num', '3'] +
-               _FAST + ['--levels', '2'])
+  first = cli_run(files, ['generate', 'clip.mp4', '--out', 'out', '--num',
+                          '3'] + _FAST + ['--levels', '2'])
   assert first.returncode == 0, first.stderr
   before = cli_checks.digest(out / 'variation_000.mp4')
   # Files that only look like outputs, and an input named as one.
@@ -185,12 +185,12 @@ def test_overwrite_replaces_and_removes_only_stale_outputs(files, cli_run):
   io.write_video(out / 'variation_007.gif', _video(), fps=10)
   source = cli_checks.digest(out / 'variation_007.gif')
   again = cli_run(files, ['generate', 'out/variation_007.gif', '--out', 'out',
-                       '--num', '1', '--noise', '1'] + _FAST +
-               ['--levels', '2'])
+                          '--num', '1', '--noise', '1'] + _FAST +
+                  ['--levels', '2'])
   assert again.returncode == 2 and 'already exists' in again.stderr
   again = cli_run(files, ['generate', 'out/variation_007.gif', '--out', 'out',
-                       '--num', '1', '--noise', '1', '--overwrite'] + _FAST +
-               ['--levels', '2'])
+                          '--num', '1', '--noise', '1', '--overwrite'] +
+                  _FAST + ['--levels', '2'])
   assert again.returncode == 0, again.stderr
   assert 'removed 2 stale output(s)' in again.stdout
   assert sorted(p.name for p in out.iterdir()) == [
@@ -203,9 +203,9 @@ def test_overwrite_replaces_and_removes_only_stale_outputs(files, cli_run):
 
 def _first_output(cli_run, tmp_path, seed, run=0):
   out = f'seed_{seed}_{run}'
-  done = cli_run(tmp_path, ['generate', 'clip.mp4', '--out', out, '--num', '1',
-                         '--seed', str(seed), '--noise', '1'] + _FAST +
-              ['--levels', '2', '--format', 'gif'])
+  done = cli_run(tmp_path, ['generate', 'clip.mp4', '--out', out, '--num',
+                            '1', '--seed', str(seed), '--noise', '1'] +
+                 _FAST + ['--levels', '2', '--format', 'gif'])
   assert done.returncode == 0, done.stderr
   return io.read_video(tmp_path / out / 'variation_000.gif')[0]
 
@@ -214,7 +214,8 @@ def test_seeds_beyond_32_bits_are_distinct(files, cli_run):
   zero = _first_output(cli_run, files, 0)
   np.testing.assert_array_equal(zero, _first_output(cli_run, files, 0, run=1))
   for seed in (2**32, 2**63, 2**64 + 1):  # 2**32 gave seed 0's output
-    assert np.abs(_first_output(cli_run, files, seed) - zero).max() > 0.05, seed
+    output = _first_output(cli_run, files, seed)
+    assert np.abs(output - zero).max() > 0.05, seed
 
 
 def test_evaluate_warns_of_outputs_of_another_size(files, cli_run):

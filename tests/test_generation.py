@@ -174,8 +174,8 @@ class PlanTest(absltest.TestCase):
     # per level: only the coarsest level draws noise.
     levels = vgpnn_jax.plan_levels((13, 144, 256), vgpnn_jax.make_config())
     programs = [
-        generation._programs(levels, vgpnn_jax.make_config(  # pylint: disable=protected-access
-            noise_std=noise, noise_unit=unit))
+        generation._programs(  # pylint: disable=protected-access
+            levels, vgpnn_jax.make_config(noise_std=noise, noise_unit=unit))
         for noise, unit in ((5.0, 'patch_spread'), (0.3, 'value'))]
     self.assertEqual(programs[0][:-1], programs[1][:-1])
     self.assertNotEqual(programs[0][-1], programs[1][-1])
