@@ -199,6 +199,22 @@ def test_report_prints_the_librarys_numbers_for_the_outputs(
   assert report.format_table(expected) in printed
 
 
+def test_report_fits_its_patches_to_a_video_smaller_than_them(
+    tmp_path, video_path, capsys):
+  # Generated with 3x5x5 patches, a 6-row video has no 3x7x7 patch: the
+  # report uses 3x6x7 rather than failing after the outputs were written.
+  video, fps = io.read_video(video_path)
+  small = tmp_path / 'small.mp4'
+  io.write_video(small, video[:, :6], fps=fps)
+  out = tmp_path / 'out'
+  assert cli.main(['generate', str(small), '--out', str(out), '--report',
+                   '--search', 'exact', '--patch', '3,5,5', '--levels', '1',
+                   '--iters', '1', '--quiet']) == 0
+  printed = capsys.readouterr().out
+  assert 'patches 3x6x7' in printed
+  assert (out / 'variation_000.mp4').exists()
+
+
 def test_report_is_one_input_at_a_time(tmp_path, video_path, capsys):
   assert cli.main(['generate', str(tmp_path), '--out', str(tmp_path / 'o'),
                    '--report'] + _FAST) == cli.EXIT_BAD_INPUT

@@ -1125,16 +1125,25 @@ def _report(args: argparse.Namespace, reference, outputs,
   names = [str(p) for p in paths[:len(outputs)]]
   results = report.evaluate_videos(reference, list(outputs), names=names,
                                    reference_name=str(reference_name),
-                                   **_report_options(args.seed, reference))
+                                   **_report_options(args.seed, reference,
+                                                     outputs))
   print(report.format_table(results), end='')
 
 
-def _report_options(seed: int, reference) -> dict:
-  """`report.evaluate_videos`' options of --report (a one-frame input gets
-  one-frame patches)."""
+def _report_options(seed: int, reference, outputs=()) -> dict:
+  """`report.evaluate_videos`' options of --report.
+
+  The metrics' 3x7x7 patches shrink to the smallest of `reference: [T, H, W,
+  3]` and `outputs` (each [T', H', W', 3]): a one-frame input gets one-frame
+  patches, and a video that was generated with smaller patches than the
+  metrics' is still evaluated, rather than refused after its outputs were
+  written.
+  """
   from vgpnn_jax import generation  # pylint: disable=g-import-not-at-top
-  return dict(key=generation.key_for_seed(seed),
-              patch_size=(min(3, reference.shape[0]), 7, 7),
+  sizes = [reference.shape[:3]] + [o.shape[:3] for o in outputs]
+  patch_size = tuple(min([p] + [s[i] for s in sizes])
+                     for i, p in enumerate((3, 7, 7)))
+  return dict(key=generation.key_for_seed(seed), patch_size=patch_size,
               max_patches=_REPORT_PATCHES, swd_max_patches=_REPORT_SWD_PATCHES)
 
 
