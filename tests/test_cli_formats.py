@@ -5,6 +5,7 @@ import pytest
 
 from tests import cli_checks
 from vgpnn_jax import cli
+from vgpnn_jax import errors
 from vgpnn_jax import io
 
 _FAST = ['--search', 'exact', '--patch', '3,5,5', '--levels', '2', '--iters',
@@ -48,7 +49,7 @@ def test_png_writes_a_lossless_folder_of_frames_per_output(
   for index, output in enumerate(outputs):
     frames, fps = io.read_video(out / f'variation_{index:03d}')
     assert frames.shape == output.shape == (6, 18, 24, 3)
-    assert fps == io.FOLDER_FPS
+    assert fps == 10  # the input's rate, kept in the frames
     np.testing.assert_allclose(frames, np.clip(output, 0, 1),
                                atol=0.5 / 255 + 1e-6)
   assert 'folders of PNG frames' in capsys.readouterr().out
@@ -91,6 +92,20 @@ def test_png_never_replaces_an_input_folder(tmp_path, video_path, capsys):
   assert 'would replace the input' in capsys.readouterr().err
 
 
+def test_write_frames_keeps_the_frame_rate(tmp_path):
+  video = np.full((3, 4, 6, 3), 0.5, np.float32)
+  io.write_frames(tmp_path / 'kept', video, fps=24.5)
+  assert io.read_video(tmp_path / 'kept')[1] == 24.5
+  assert io.read_video(tmp_path / 'kept', step=2)[1] == 12.25
+  assert io.video_info(tmp_path / 'kept') == (3, 4, 6, 24.5)
+  io.write_frames(tmp_path / 'plain', video)  # no rate: a folder's default
+  assert io.read_video(tmp_path / 'plain')[1] == io.FOLDER_FPS
+  for bad in (0, -1, float('nan'), 'fast'):
+    with pytest.raises(errors.InputError, match='fps must be a positive'):
+      io.write_frames(tmp_path / 'bad', video, fps=bad)
+  assert not (tmp_path / 'bad').exists()
+
+
 def test_write_frames_is_complete_or_absent(tmp_path, monkeypatch):
   video = np.linspace(0, 1, 4 * 5 * 6 * 3, dtype=np.float32).reshape(
       4, 5, 6, 3)
@@ -100,11 +115,11 @@ def test_write_frames_is_complete_or_absent(tmp_path, monkeypatch):
   write_png = io._write_png
   calls = []
 
-  def fail_third(path, frame):
+  def fail_third(path, frame, fps=None):
     calls.append(path)
     if len(calls) == 3:
       raise KeyboardInterrupt  # as Ctrl-C midway
-    write_png(path, frame)
+    write_png(path, frame, fps)
 
   monkeypatch.setattr(io, '_write_png', fail_third)
   with pytest.raises(KeyboardInterrupt):

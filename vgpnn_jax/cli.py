@@ -1079,7 +1079,7 @@ def _write_outputs(paths, stale, outputs, panels, fps, only=None,
     if not wanted(path):
       continue
     if is_frame_folder(path):
-      io.write_frames(path, output)
+      io.write_frames(path, output, fps=fps)
     else:
       io.write_video(path, output, fps=fps, **mp4(path))
   shown = list(panels) + list(outputs)

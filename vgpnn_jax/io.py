@@ -37,6 +37,9 @@ IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp')
 WRITE_EXTENSIONS = ('.mp4', '.gif', '.png')
 
 FOLDER_FPS = 10.0  # frame rate given to a folder of frames
+# The PNG text chunk in which `write_frames` keeps the frame rate, so that a
+# folder it wrote is read back at its own rate rather than at FOLDER_FPS.
+_FPS_TEXT_KEY = 'fps'
 IMAGE_FPS = 1.0  # frame rate given to a single image
 
 # Frames are converted and resized in chunks of about this many bytes of
@@ -437,7 +440,7 @@ def read_video(
           f"cannot read '{path}': the folder holds no frames; put numbered"
           f" images ({' '.join(IMAGE_EXTENSIONS)}) in it: 1.png, 2.png, ..."
       )
-    fps, total = FOLDER_FPS, len(files)
+    fps, total = _folder_fps(files[0]), len(files)
     chosen = range(len(files))[start:stop:step]
     if chosen:  # gaps among the frames read, and between them
       _warn_gaps(path, files[min(chosen):max(chosen) + 1])
@@ -675,10 +678,30 @@ def write_text(path: PathLike, text: str) -> None:
     raise
 
 
-def _write_png(path: pathlib.Path, frame: np.ndarray) -> None:
+def _write_png(path: pathlib.Path, frame: np.ndarray,
+               fps: float | None = None) -> None:
+  """Writes `frame: [H, W, 3]` uint8 as a PNG, with `fps` in a text chunk."""
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  from PIL import PngImagePlugin  # pylint: disable=g-import-not-at-top
+
+  info = PngImagePlugin.PngInfo()
+  if fps is not None:
+    info.add_text(_FPS_TEXT_KEY, repr(float(fps)))
+  Image.fromarray(frame).save(path, format='PNG', pnginfo=info)
+
+
+def _folder_fps(first_frame: pathlib.Path) -> float:
+  """The frame rate `write_frames` kept in a folder's first frame, or
+  FOLDER_FPS for frames written by anything else."""
   from PIL import Image  # pylint: disable=g-import-not-at-top
 
-  Image.fromarray(frame).save(path, format='PNG')
+  try:
+    with Image.open(first_frame) as image:
+      text = getattr(image, 'text', {}).get(_FPS_TEXT_KEY)
+    fps = float(text)
+  except (OSError, SyntaxError, ValueError, TypeError):
+    return FOLDER_FPS  # no such chunk, or not a number: the default rate
+  return fps if math.isfinite(fps) and fps > 0 else FOLDER_FPS
 
 
 def _write_ffmpeg(
@@ -797,11 +820,13 @@ def holds_only_frames(folder: PathLike) -> bool:
       for f in folder.iterdir())
 
 
-def write_frames(folder: PathLike, video: Any) -> None:
+def write_frames(folder: PathLike, video: Any, *,
+                 fps: float | None = None) -> None:
   """Writes a video as a folder of PNG frames, 000000.png, 000001.png, ...
 
-  Lossless at 8 bits: `read_video(folder)` gives the frames back to 0.5/255
-  (at `FOLDER_FPS`). The frames are written into a hidden folder beside
+  Lossless at 8 bits: `read_video(folder)` gives the frames back to 0.5/255,
+  at `fps` (kept in each frame's PNG text chunk 'fps'; `FOLDER_FPS` when it is
+  None, as for any folder of frames without it). The frames are written into a hidden folder beside
   `folder` that is then renamed, so the folder is complete or absent. An
   existing `folder` holding only frames (`holds_only_frames`) is replaced:
   moved aside just before the rename, removed after.
@@ -809,14 +834,23 @@ def write_frames(folder: PathLike, video: Any) -> None:
   Args:
     folder: the folder to write; its parent is created if needed.
     video: [T, H, W, C] as for `write_video`.
+    fps: the frame rate to keep with the frames, or None.
 
   Raises:
-    errors.InputError: a bad video shape or dtype, `folder` is a file or holds
+    errors.InputError: a bad video shape or dtype, `fps` is not a positive
+      number, `folder` is a file or holds
       other files, or it cannot be written.
   """
   folder = pathlib.Path(folder).expanduser()
   what = f"cannot write '{folder}'"
   frames = _to_uint8(_as_array(video, what), what)
+  if fps is not None:
+    try:
+      fps = float(fps)
+    except (TypeError, ValueError):
+      fps = math.nan
+    if not (math.isfinite(fps) and fps > 0):
+      raise errors.InputError(f'{what}: fps must be a positive number')
   if folder.exists() and not holds_only_frames(folder):
     kind = 'folder holding other files' if folder.is_dir() else 'file'
     raise errors.InputError(f'{what}: it is a {kind}; choose another --out '
@@ -826,7 +860,7 @@ def write_frames(folder: PathLike, video: Any) -> None:
   try:
     temp.mkdir()
     for index, frame in enumerate(frames):
-      _write_png(temp / _FRAME_NAME.format(index), frame)
+      _write_png(temp / _FRAME_NAME.format(index), frame, fps)
     if folder.exists():  # a rename cannot replace a folder: move it aside
       os.replace(folder, old)
     os.replace(temp, folder)
@@ -1101,7 +1135,7 @@ def video_info(path: PathLike) -> VideoInfo:
     if not files:
       raise _read_error(path)
     height, width = _read_image(files[0]).shape[:2]
-    return VideoInfo(len(files), height, width, FOLDER_FPS)
+    return VideoInfo(len(files), height, width, _folder_fps(files[0]))
   if path.exists() and suffix in IMAGE_EXTENSIONS:
     height, width = _read_image(path).shape[:2]
     return VideoInfo(1, height, width, IMAGE_FPS)
