@@ -34,7 +34,7 @@ _DEFAULT_FPS = 10.0
 
 
 class Info(NamedTuple):
-  """What a video file says of itself, before decoding (`num_frames`)."""
+  """The frame count and rate of a video file, known without decoding it."""
 
   num_frames: int  # -1 where only decoding everything would tell
   fps: float
@@ -103,9 +103,10 @@ class VideoFile(contextlib.AbstractContextManager):
 
   Attributes:
     fps: the frame rate, as ffmpeg reports it.
-    decoded: how many frames the last `frames` call decoded.
+    decoded: the index after the last frame the last `frames` call decoded,
+      counted from the file's first frame (also where a seek skipped some).
     reached_end: whether the last `frames` call decoded to the end of the
-      file (then the number of frames is known exactly).
+      file (then `decoded` is its number of frames).
   """
 
   def __init__(self, path: pathlib.Path):
