@@ -17,6 +17,11 @@ What it does not do is decode the whole file before the first frame:
   timestamps, so the frames are those of a decode from the first frame.
 - Decoding stops at `stop`, and frames are handed out one at a time.
 
+One difference remains on damaged files: packets the decoder rejects are
+skipped (as ffmpeg does), so a decode from the first frame numbers the frames
+it could decode, while after a seek frames are numbered by their timestamps;
+the two numberings part after the damage.
+
 Errors are `errors.InputError` with the messages of io.read_video.
 """
 
