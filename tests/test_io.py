@@ -556,11 +556,6 @@ def test_audio_only_file_has_no_video_stream(tmp_path):
   assert 'time=' not in message and '\n' not in message
 
 
-def test_ffmpeg_reason_skips_progress_lines():
-  log = 'Input #0, mov\nsomething failed here\nsize=N/A time=00:00:01.00 x\n'
-  assert vio._ffmpeg_reason(log) == 'something failed here'  # pylint: disable=protected-access
-
-
 def test_check_writable_dir_leaves_no_folder(tmp_path):
   target = tmp_path / 'a' / 'b' / 'c'
   assert vio.check_writable_dir(target) == target

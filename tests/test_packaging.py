@@ -84,7 +84,7 @@ def test_wheel_version_is_the_package_version(wheel):
   assert metadata['Version'] == vgpnn_jax.__version__
   requires = {re.split(r'[<>=!~;\[ ]', r)[0]
               for r in metadata.get_all('Requires-Dist')}
-  assert {'jax', 'jaxlib', 'numpy', 'mediapy', 'pillow', 'imageio-ffmpeg',
+  assert {'jax', 'jaxlib', 'numpy', 'mediapy', 'av', 'pillow', 'imageio-ffmpeg',
           'flatbuffers', 'pytest'} <= requires, requires
 
 

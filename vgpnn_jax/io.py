@@ -1,10 +1,11 @@
 """Reading and writing videos: files, frame folders, images, GIFs and grids.
 
 Videos in memory are float32 NumPy arrays `[T, H, W, 3]` with values in
-[0, 1]. Files are decoded and encoded by ffmpeg through mediapy; when no
-`ffmpeg` is on the PATH, the binary shipped by the `imageio-ffmpeg` wheel is
-used (pinned to 0.6.0: the ffmpeg of 0.8 drops `-vsync`, which mediapy's reader
-needs). Still images go through PIL.
+[0, 1]. Files are decoded by the FFmpeg libraries in PyAV's wheel, lazily and
+seeking to the first frame read (video_files.py), and encoded by ffmpeg through
+mediapy; when no `ffmpeg` is on the PATH, the binary shipped by the
+`imageio-ffmpeg` wheel is used (pinned to 0.6.0: the ffmpeg of 0.8 drops
+`-vsync`, which mediapy's reader needed). Still images go through PIL.
 
 Every mistake in user input (a missing or corrupt file, an empty folder, a
 frame range that selects nothing, an unwritable output folder) raises
@@ -26,7 +27,7 @@ import re
 import shutil
 import uuid
 import warnings
-from typing import Any, Iterable, Iterator, NamedTuple, Sequence
+from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
@@ -206,24 +207,6 @@ def _read_image(path: pathlib.Path) -> np.ndarray:
     ) from None
 
 
-def _select(
-    frames: Iterable[np.ndarray],
-    start: int | None,
-    stop: int | None,
-    step: int,
-) -> Iterator[np.ndarray]:
-  """`list(frames)[start:stop:step]`, streaming when the indices allow it."""
-  if step < 0 or any(i is not None and i < 0 for i in (start, stop)):
-    yield from list(frames)[start:stop:step]
-    return
-  start = start or 0
-  for i, frame in enumerate(frames):
-    if stop is not None and i >= stop:
-      return
-    if i >= start and (i - start) % step == 0:
-      yield frame
-
-
 class _Assembler:
   """Collects uint8 frames `[H, W, 3]` into a float32 video `[T, H, W, 3]`.
 
@@ -306,19 +289,6 @@ class _Assembler:
     return video
 
 
-def _ffmpeg_reason(log: str) -> str:
-  """The most specific line of an ffmpeg error log."""
-  # Demuxer and decoder messages look like '[mov,mp4 @ 0x55d1] moov atom not
-  # found' (the '[in#0 @ ...]' lines of the ffmpeg tool itself are generic).
-  specific = re.findall(r'\[[^\]#]+ @ 0x[0-9a-fA-F]+\] (.+)', log)
-  # Progress lines ('size=N/A time=00:00:01.00 ...') say nothing of the error.
-  lines = [line.strip() for line in log.splitlines() if line.strip() and
-           not re.match(r'\s*(frame|size)=', line)]
-  if specific:
-    return specific[-1].strip()
-  return lines[-1] if lines else 'no details'
-
-
 def _read_video_file(
     path: pathlib.Path,
     assembler: _Assembler,
@@ -328,50 +298,23 @@ def _read_video_file(
 ) -> tuple[float, int]:
   """Decodes the selected frames of a video file into `assembler`.
 
+  Frames are decoded one at a time from near `start` (video_files.py), so the
+  memory holds the selected frames only.
+
   Returns:
     fps: the frame rate of the file.
-    total: the number of frames in the file.
+    total: the number of frames in the file, counted only when no frame was
+      selected (for the message); -1 otherwise.
   """
-  mediapy = _mediapy(path)
-  reader = mediapy.VideoReader(path)
-  try:
-    # Reads the header (one ffmpeg pass over the file) and starts the decoder.
-    reader.__enter__()
-  except (RuntimeError, OSError, ValueError) as e:
-    streams = re.findall(r'Stream #\S+: (\w+):', str(e))
-    if streams and 'Video' not in streams:
-      kinds = ' and '.join(sorted({k.lower() for k in streams}))
-      raise errors.InputError(
-          f"cannot read '{path}': the file has no video stream (only"
-          f' {kinds}); give a file with video in it'
-      ) from None
-    reason = f' ({_ffmpeg_reason(str(e))})'
-    raise errors.InputError(
-        f"cannot read '{path}': ffmpeg cannot decode it; the file is corrupt,"
-        f' truncated or not a video{reason}. Check that it plays in a video'
-        ' player or convert it to .mp4'
-    ) from None
-  seen = 0
+  from vgpnn_jax import video_files  # pylint: disable=g-import-not-at-top
 
-  def decoded() -> Iterator[np.ndarray]:
-    nonlocal seen
-    for frame in reader:
-      seen += 1
-      yield frame
-
-  try:
-    for frame in _select(decoded(), start, stop, step):
+  with video_files.VideoFile(path) as video:
+    for frame in video.frames(start, stop, step):
       assembler.add(frame)
-  except RuntimeError as e:
-    raise errors.InputError(
-        f"cannot read '{path}': decoding failed after {seen} frames"
-        f" ({str(e).splitlines()[0] if str(e) else 'ffmpeg error'}); the file"
-        ' is corrupt, convert it to .mp4'
-    ) from None
-  finally:
-    reader.close()  # Also stops ffmpeg when the frame range ends early.
-  total = reader.num_images if reader.num_images > 0 else seen
-  return float(reader.fps), total
+    total = -1
+    if assembler.num_frames == 0:
+      total = video.decoded if video.reached_end else video.count()
+  return video.fps, total
 
 
 def read_video(
@@ -384,7 +327,8 @@ def read_video(
 ) -> tuple[np.ndarray, float]:
   """Reads a video file, a folder of numbered frames or a single image.
 
-  Video files (.mp4 .avi .mkv .mov .webm .mj2 .gif) are decoded by ffmpeg. A
+  Video files (.mp4 .avi .mkv .mov .webm .mj2 .gif) are decoded by the FFmpeg
+  libraries of PyAV, frame by frame from near `start` to `stop`. A
   folder is read as its .png/.jpg/.jpeg/.bmp files sorted by the numbers in
   their names (1.png, 2.png, ..., 10.png) at 10 fps; a single image is a video
   of one frame at 1 fps. Grey images get three channels; alpha is dropped.
@@ -1074,19 +1018,6 @@ _MASK_ASPECT_TOLERANCE = 0.01
 _MASK_THRESHOLD = 0.5  # grey value above which a mask pixel is True
 
 
-class _Probe(_Assembler):
-  """Counts frames and records the first frame's size, keeping no pixels."""
-
-  def __init__(self, path: pathlib.Path):
-    super().__init__(path, None)
-    self.hw: tuple[int, int] | None = None
-
-  def add(self, frame: np.ndarray) -> None:
-    if self.hw is None:
-      self.hw = frame.shape[:2]
-    self.num_frames += 1
-
-
 def _read_error(path: pathlib.Path) -> errors.InputError:
   """The InputError `read_video` raises for `path`, known to be unreadable.
 
@@ -1111,10 +1042,10 @@ def video_info(path: PathLike) -> VideoInfo:
   fps) or a single image (1 frame, 1 fps), without decoding every frame where
   avoidable: a folder's frames are counted and only the first one is decoded
   (the others are assumed to be of the same size, as `read_video` requires);
-  for a video file ffmpeg reads the header and counts the frames in one pass
-  (as `read_video` does before decoding) and one or two frames are decoded.
-  Only when the file gives no frame count (and for files of at most two
-  frames) are all the frames decoded to count them.
+  a video file's first frame is decoded and its frames are counted from the
+  header (.mp4 .mov .mj2) or by reading its packets without decoding them.
+  Only when its packets have no timestamps are all the frames decoded to
+  count them.
 
   Args:
     path: the file or folder.
@@ -1141,16 +1072,15 @@ def video_info(path: PathLike) -> VideoInfo:
     return VideoInfo(1, height, width, IMAGE_FPS)
   if not path.exists() or suffix not in VIDEO_EXTENSIONS:
     raise _read_error(path)
-  probe = _Probe(path)
-  fps, total = _read_video_file(path, probe, 0, 1, 1)
-  if total <= 2:
-    # Without a count in the file, `total` is the number of frames decoded
-    # before stopping (one or two): count them all.
-    probe = _Probe(path)
-    fps, total = _read_video_file(path, probe, None, None, 1)
-  if probe.hw is None:
+  from vgpnn_jax import video_files  # pylint: disable=g-import-not-at-top
+
+  with video_files.VideoFile(path) as video:
+    first = next(video.frames(0, 1, 1), None)  # upright, as read_video turns it
+    total = video.count() if first is not None else 0
+  if first is None or total == 0:
     raise _read_error(path)
-  return VideoInfo(int(total), int(probe.hw[0]), int(probe.hw[1]), float(fps))
+  height, width = first.shape[:2]
+  return VideoInfo(int(total), int(height), int(width), float(video.fps))
 
 
 def _overlap_ranges(n: int, m: int) -> tuple[np.ndarray, np.ndarray]:
