@@ -243,7 +243,7 @@ def test_generation_same_output_with_and_without_cache(cache_dir):
   keys = jax.random.split(jax.random.key(4), 2)
   # Two levels (a coarsest and a finer start), one iteration and no guard
   # draws: each distinct program is compiled twice here (cached and not).
-  config = vgpnn_jax.make_config(search='patchmatch', max_levels=2,
+  config = vgpnn_jax.make_config(search='exact', max_levels=2,
                                  num_iters=1, layout_draws=1)
   first = vgpnn_jax.generate_batch(keys, video, config)
   assert list((cache_dir / 'vgpnn_jax_programs').iterdir())
