@@ -38,6 +38,8 @@ SETTINGS = (
     ('J=10 at the 2 finest', dict(finest_iters=(10, 10))),
     ('known_weight 16, coarsest 8', dict(known_weight=16.0, weight_levels=8)),
     ('known_weight 4, coarsest 8', dict(known_weight=4.0, weight_levels=8)),
+    # An oracle, not a fill: the hidden truth as the start (a colour cue).
+    ('truth as the start (oracle)', dict(cue='truth')),
 )
 
 
@@ -80,6 +82,8 @@ def main():
   if args.only:
     wanted = args.only.split(';')
     settings = [s for s in SETTINGS if s[0] in wanted]
+  if args.stills:
+    pathlib.Path(args.stills).mkdir(parents=True, exist_ok=True)
   rows = []
   for case in inpaint_settings.CASES:
     if args.clips and case[0] not in args.clips.split(','):
@@ -88,6 +92,8 @@ def main():
     masks = regions(hole)
     outputs = []
     for label, overrides in settings:
+      if overrides.get('cue') == 'truth':
+        overrides = dict(overrides, cue=video)
       edit.inpaint(jax.random.key(0), video, hole, **overrides)  # compile
       begin = time.perf_counter()
       out = np.asarray(jax.device_get(
