@@ -45,7 +45,9 @@ from vgpnn_jax import memory
 # Weighting the fold's votes (`Config.known_weight`, `match_weight`) moved
 # that error into the interior or sharpened the seam: the hole's coherence
 # rose on every clip, so the weights stay off; J = 10 at the two finest levels
-# changed it by 1-3% (noise) for 8-35% more time.
+# changed it by 1-3% (noise) for 8-35% more time. Nor is it the start: with
+# the hidden truth as the start the fill is the same from the second-coarsest
+# level on.
 # No structure guard in the applications: their layout is the input's or
 # the edit's.
 INPAINT_DEFAULTS = dict(max_levels=None, noise_std=0.0, alpha=None,
