@@ -58,6 +58,18 @@ def test_inpaint_keeps_outside_exactly_and_refills_the_hole(texture):
       blended, edit.masks_lib.blend_seams(out, hole))
 
 
+@pytest.mark.parametrize('weights', [dict(known_weight=4.0),
+                                     dict(match_weight=1.0)])
+def test_weighted_votes_keep_outside_exactly(texture, weights):
+  hole = _hole(texture.shape[:3])
+  out = np.asarray(edit.inpaint(jax.random.key(0), texture, hole, **weights,
+                                **_FAST))
+  np.testing.assert_array_equal(out[~hole], texture[~hole])
+  # The repeated texture is still found: the weights move the votes, not
+  # where the patches come from.
+  assert np.abs(out[hole] - texture[hole]).mean() < 0.05
+
+
 def test_inpaint_of_a_repeated_texture_finds_the_texture(texture):
   hole = _hole(texture.shape[:3])
   out = np.asarray(edit.inpaint(jax.random.key(1), texture, hole, **_FAST))

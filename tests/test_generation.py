@@ -103,6 +103,23 @@ class PlanTest(absltest.TestCase):
     with self.assertRaisesRegex(ValueError, 'finest_iters'):
       vgpnn_jax.make_config(finest_iters=(0,))
 
+  def test_vote_weights_act_on_the_coarsest_weight_levels(self):
+    config = vgpnn_jax.make_config(known_weight=4, weight_levels=3)
+    self.assertEqual(config.known_weight, 4.0)
+    levels = vgpnn_jax.plan_levels((13, 144, 256), config)
+    programs = generation._programs(levels, config)
+    self.assertEqual([p.options.known_weight for p in programs],
+                     [0.0] * (len(levels) - 3) + [4.0] * 3)
+    # Off by default: the plain step's options, unchanged.
+    plain = generation._programs(levels, vgpnn_jax.make_config())
+    self.assertEqual({p.options.known_weight for p in plain}, {0.0})
+    self.assertEqual({p.options.match_weight for p in plain}, {0.0})
+    for name, value in (('known_weight', -1), ('match_weight', float('inf')),
+                        ('known_weight', 'x'), ('weight_levels', -1),
+                        ('weight_levels', 1.5)):
+      with self.assertRaisesRegex(ValueError, name):
+        vgpnn_jax.make_config(**{name: value})
+
   def test_auto_search_follows_the_cost_threshold(self):
     size = (13, 144, 256)
     for threshold in (0.0, 1e9, 5e10, float('inf')):

@@ -170,6 +170,81 @@ class FoldTest(parameterized.TestCase):
       patches.fold_field(np.zeros((2, 2, 2, 3), np.int32),
                          np.zeros((4, 4, 4, 3)), (3, 3, 3),
                          guess=np.zeros((4, 4, 3, 3)))
+    with self.assertRaisesRegex(ValueError, 'weights'):
+      patches.fold_field(np.zeros((2, 2, 2, 3), np.int32),
+                         np.zeros((4, 4, 4, 3)), (3, 3, 3),
+                         weights=np.ones((2, 2, 3)))
+
+
+def _weighted_fold_reference(field, values, weights, patch_size, reduce):
+  """Per voxel, the weighted lower median (or mean) of its proposals."""
+  grid = field.shape[:3]
+  out_size = tuple(n + p - 1 for n, p in zip(grid, patch_size))
+  proposals = [[] for _ in range(int(np.prod(out_size)))]
+  for q in np.ndindex(grid):
+    for d in np.ndindex(patch_size):
+      v = tuple(a + b for a, b in zip(q, d))
+      source = tuple(int(c) + b for c, b in zip(field[q], d))
+      proposals[np.ravel_multi_index(v, out_size)].append(
+          (values[source], weights[q]))
+  out = np.empty((len(proposals), values.shape[-1]), np.float32)
+  for i, voxel in enumerate(proposals):
+    value = np.stack([p for p, _ in voxel])
+    weight = np.array([w for _, w in voxel], np.float64)
+    for c in range(value.shape[1]):
+      if reduce == 'mean':
+        out[i, c] = np.sum(value[:, c] * weight) / np.sum(weight)
+        continue
+      order = np.argsort(value[:, c], kind='stable')
+      # The smallest proposal whose proposals at most it weigh half.
+      cumulative = np.cumsum(weight[order])
+      out[i, c] = value[order[np.argmax(cumulative >= 0.5 * weight.sum() *
+                                        (1 - 1e-9))], c]
+  return out.reshape(out_size + (-1,))
+
+
+class WeightedFoldTest(parameterized.TestCase):
+
+  def _case(self, seed):
+    values = _video((6, 12, 13, 3), seed=seed)
+    rng = np.random.default_rng(seed + 1)
+    field = np.stack([rng.integers(0, n, size=(3, 6, 7))
+                      for n in (4, 8, 9)], axis=-1)
+    return field, values, rng
+
+  @parameterized.parameters('median', 'mean')
+  def test_unit_weights_are_the_plain_fold(self, reduce):
+    field, values, _ = self._case(10)
+    plain = patches.fold_field(field, values, (3, 5, 5), reduce=reduce)
+    weighted = patches.fold_field(field, values, (3, 5, 5), reduce=reduce,
+                                  weights=np.ones(field.shape[:3]))
+    np.testing.assert_allclose(weighted, plain, rtol=0, atol=1e-6)
+    if reduce == 'median':
+      np.testing.assert_array_equal(weighted, plain)
+
+  @parameterized.product(reduce=('median', 'mean'), jit=(False, True))
+  def test_weighted_fold_matches_numpy(self, reduce, jit):
+    field, values, rng = self._case(12)
+    weights = rng.uniform(0.1, 3.0, size=field.shape[:3]).astype(np.float32)
+    fold = patches.fold_field
+    if jit:
+      fold = jax.jit(fold, static_argnums=2, static_argnames='reduce')
+    with mock.patch.object(patches, '_UNRESOLVED_BLOCK', 64):
+      got = fold(field, values, (3, 5, 5), reduce=reduce, weights=weights)
+    want = _weighted_fold_reference(field, values, weights, (3, 5, 5),
+                                    reduce)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
+
+  def test_a_heavy_patch_outvotes_the_others(self):
+    # Every patch copies the corner patch of the values but one; weighted
+    # heavily, that one's values win every voxel it covers.
+    values = _video((3, 9, 9, 1), seed=14)
+    field = np.zeros((1, 5, 5, 3), np.int32)
+    field[0, 2, 2] = (0, 4, 4)
+    weights = np.ones((1, 5, 5), np.float32)
+    weights[0, 2, 2] = 1000.0
+    got = patches.fold_field(field, values, (3, 5, 5), weights=weights)
+    np.testing.assert_array_equal(got[:, 2:7, 2:7], values[:, 4:9, 4:9])
 
 
 if __name__ == '__main__':

@@ -37,6 +37,17 @@ from vgpnn_jax import memory
 # results/inpaint_settings.md) the hole's coherence averaged 0.00072 with all
 # levels, 0.00085 with 10, 0.00092 with 8 and 0.00118 with 5; noise or a grey
 # start were no better on average.
+# The cost is the seam (experiments/inpaint_seam.py, results/
+# inpaint_seam.md): patches centred >= 4 px inside the border score 0.00029 /
+# 0.00022 / 0.00045 on pedestrians / speedway / tree (a variation in the same
+# region: 0.00044 / 0.00000 / 0.00061), those within 4 px of it, inside and
+# out, 4-7x worse (0.0011-0.0025).
+# Weighting the fold's votes (`Config.known_weight`, `match_weight`) moved
+# that error into the interior or sharpened the seam: the hole's coherence
+# rose on every clip, so the weights stay off; J = 10 at the two finest levels
+# changed it by 1-3% (noise) for 8-35% more time. Nor is it the start: with
+# the hidden truth as the start the fill is the same from the second-coarsest
+# level on.
 # No structure guard in the applications: their layout is the input's or
 # the edit's.
 INPAINT_DEFAULTS = dict(max_levels=None, noise_std=0.0, alpha=None,

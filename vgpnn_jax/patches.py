@@ -117,7 +117,8 @@ def _min_rows(values: jax.Array, fn=lambda row: row) -> jax.Array:
                      jnp.full(values.shape[1:], jnp.inf, values.dtype))
 
 
-def _select_block(values: jax.Array, rank: jax.Array) -> jax.Array:
+def _select_block(values: jax.Array, rank: jax.Array,
+                  weights: jax.Array | None = None) -> jax.Array:
   """Exact `rank`-th smallest of each column of a [P, B] block, by bisection.
 
   Invariant: fewer than rank+1 values are <= lo, at least rank+1 are <= hi, so
@@ -125,11 +126,26 @@ def _select_block(values: jax.Array, rank: jax.Array) -> jax.Array:
   has rank+1 values <= it: then the answer is m, an actual input value. Voxels
   whose covering patches agree (the common case) stop at once; the others
   after about log2(range / gap to the neighbouring value) rounds.
-  """
-  target = rank + 1
 
-  def count_at_most(threshold):
-    return _count_rows(values, lambda row: row <= threshold)
+  With `weights` ([P, B], 0 for missing values) the weighted lower median
+  instead: the smallest value m whose values <= m weigh at least `rank`
+  ([B], half of each column's total weight); with unit weights the same
+  value as the unweighted median.
+  """
+  if weights is None:
+    target = rank + 1
+
+    def count_at_most(threshold):
+      return _count_rows(values, lambda row: row <= threshold)
+  else:
+    target = rank
+
+    def count_at_most(threshold):
+      return jax.lax.fori_loop(
+          0, values.shape[0],
+          lambda p, acc: acc + jnp.where(values[p] <= threshold, weights[p],
+                                         0.0),
+          jnp.zeros(values.shape[1:], weights.dtype), unroll=3)
 
   def smallest_above(lo):
     above = _min_rows(values, lambda row: jnp.where(row > lo, row, jnp.inf))
@@ -293,8 +309,20 @@ def _sum_over_offsets(proposal_fn, corners: jax.Array, delta: jax.Array,
   return jax.lax.fori_loop(0, offsets.shape[0], add_offset, init)
 
 
+def _offset_weights(weights: jax.Array, patch_size: PatchSize,
+                    out_size: Sequence[int]):
+  """`fn(p) -> [T, H, W, 1]`: the weight of the patch covering each voxel at
+  offset index p (0 where none does)."""
+  padded = jnp.pad(weights, [(q - 1, q - 1) for q in patch_size])
+  offsets = jnp.asarray(patch_offsets(patch_size))
+  last = jnp.asarray(patch_size, jnp.int32) - 1
+  return lambda p: jax.lax.dynamic_slice(padded, tuple(last - offsets[p]),
+                                         tuple(out_size))[..., None]
+
+
 def _fold_mean(corners: jax.Array, delta: jax.Array, values: jax.Array,
-               patch_size: PatchSize) -> jax.Array:
+               patch_size: PatchSize,
+               weights: jax.Array | None = None) -> jax.Array:
   """Mean fold: the sum of every voxel's proposals over their count.
 
   Args:
@@ -302,12 +330,25 @@ def _fold_mean(corners: jax.Array, delta: jax.Array, values: jax.Array,
     delta: [P] int32, per patch offset (unfold order), added to `corners`.
     values: [N, C] the flat values the indices point into.
     patch_size: (pt, ph, pw).
+    weights: optional [nT, nH, nW] positive weight of each patch's votes:
+      the weighted mean.
 
   Returns:
     [nT+pt-1, nH+ph-1, nW+pw-1, C] the folded video.
   """
   grid = corners.shape
   out_size = tuple(n + p - 1 for n, p in zip(grid, patch_size))
+  if weights is not None:
+    weight_at = _offset_weights(weights.astype(values.dtype), patch_size,
+                                out_size)
+    total = _sum_over_offsets(
+        lambda p, proposals: weight_at(p) * proposals, corners, delta,
+        _with_fill_row(values, 0), patch_size,
+        jnp.zeros(out_size + values.shape[1:], values.dtype))
+    weight = jax.lax.fori_loop(
+        0, int(np.prod(patch_size)), lambda p, acc: acc + weight_at(p),
+        jnp.zeros(out_size + (1,), values.dtype))
+    return total / weight
   total = _sum_over_offsets(
       lambda p, proposals: proposals, corners, delta,
       _with_fill_row(values, 0), patch_size,
@@ -370,7 +411,8 @@ def _candidate(corners: jax.Array, delta: jax.Array, values: jax.Array,
 
 def _fold_median(corners: jax.Array, delta: jax.Array, values: jax.Array,
                  patch_size: PatchSize,
-                 guess: jax.Array | None = None) -> jax.Array:
+                 guess: jax.Array | None = None,
+                 weights: jax.Array | None = None) -> jax.Array:
   """Median fold: a cheap exact check first, exact selection where it fails.
 
   The value that patch q proposes for voxel q + d is `values[corners[q] +
@@ -390,10 +432,16 @@ def _fold_median(corners: jax.Array, delta: jax.Array, values: jax.Array,
     patch_size: (pt, ph, pw).
     guess: optional [nT+pt-1, nH+ph-1, nW+pw-1, C] candidates, NaN where
       there are none.
+    weights: optional [nT, nH, nW] positive weight of each patch's votes:
+      the weighted lower median (the smallest proposal whose proposals at
+      most it weigh half the voxel's total).
 
   Returns:
     [nT+pt-1, nH+ph-1, nW+pw-1, C] the folded video.
   """
+  if weights is not None:
+    return _fold_weighted_median(corners, delta, values, patch_size, guess,
+                                 weights)
   grid = corners.shape
   out_size = tuple(n + p - 1 for n, p in zip(grid, patch_size))
   channels = values.shape[-1]
@@ -456,6 +504,71 @@ def _fold_median(corners: jax.Array, delta: jax.Array, values: jax.Array,
         0, offsets.shape[0], gather_offset,
         jnp.empty((offsets.shape[0], block), values.dtype))
     return _select_block(proposals, flat_rank[voxel])
+
+  output = set_where(~resolved.reshape(-1), select, candidate.reshape(-1),
+                     _UNRESOLVED_BLOCK)
+  return output.reshape(out_size + (channels,))
+
+
+def _fold_weighted_median(corners, delta, values, patch_size, guess,
+                          weights):
+  """`_fold_median` with per-patch weights: the same check, then selection."""
+  grid = corners.shape
+  out_size = tuple(n + p - 1 for n, p in zip(grid, patch_size))
+  channels = values.shape[-1]
+  offsets = patch_offsets(patch_size)
+  weights = weights.astype(values.dtype)
+  weight_at = _offset_weights(weights, patch_size, out_size)
+  half = 0.5 * jax.lax.fori_loop(
+      0, offsets.shape[0], lambda p, acc: acc + weight_at(p)[..., 0],
+      jnp.zeros(out_size, values.dtype))
+
+  candidate = _candidate(corners, delta, values, patch_size)
+  if guess is not None:
+    candidate = jnp.where(jnp.isnan(guess), candidate,
+                          guess.astype(candidate.dtype))
+  values_ext = _with_fill_row(values, jnp.inf)
+  # The weight of the proposals below and at most the candidate.
+  below = _sum_over_offsets(
+      lambda p, proposals: jnp.where(proposals < candidate, weight_at(p), 0),
+      corners, delta, values_ext, patch_size,
+      jnp.zeros(out_size + (channels,), values.dtype))
+  at_most = _sum_over_offsets(
+      lambda p, proposals: jnp.where(proposals <= candidate, weight_at(p), 0),
+      corners, delta, values_ext, patch_size,
+      jnp.zeros(out_size + (channels,), values.dtype))
+  resolved = (below < half[..., None]) & (at_most >= half[..., None])
+
+  padded = tuple(n + 2 * (p - 1) for n, p in zip(grid, patch_size))
+  padded_corners = _padded_corners(corners, patch_size).reshape(-1)
+  padded_weights = jnp.pad(weights,
+                           [(p - 1, p - 1) for p in patch_size]).reshape(-1)
+  offset_flat = jnp.asarray(ravel_index(offsets.T, padded), jnp.int32)
+  missing = values.shape[0] * channels
+  values_flat = values_ext.reshape(-1)
+  flat_half = half.reshape(-1)
+
+  def select(value_id):
+    block = value_id.shape[0]
+    voxel = jax.lax.div(value_id, jnp.int32(channels))
+    channel = jax.lax.rem(value_id, jnp.int32(channels))
+    position = unravel_index(voxel, out_size)
+    base = ravel_index([x + p - 1 for x, p in zip(position, patch_size)],
+                       padded)
+
+    def gather_offset(p, state):
+      proposals, weight = state
+      at = base - offset_flat[p]
+      corner = padded_corners[at]
+      index = jnp.where(corner >= 0, (corner + delta[p]) * channels + channel,
+                        missing)
+      return (proposals.at[p].set(values_flat[index]),
+              weight.at[p].set(padded_weights[at]))
+
+    empty = jnp.empty((offsets.shape[0], block), values.dtype)
+    proposals, weight = jax.lax.fori_loop(0, offsets.shape[0], gather_offset,
+                                          (empty, empty))
+    return _select_block(proposals, flat_half[voxel], weight)
 
   output = set_where(~resolved.reshape(-1), select, candidate.reshape(-1),
                      _UNRESOLVED_BLOCK)
@@ -548,16 +661,25 @@ def _median_field_fold(patch_size: PatchSize):
     return _fold_median(corners, delta, values.reshape(-1, values.shape[-1]),
                         patch_size, guess)
 
-  return fold_median
+  @jax.custom_batching.sequential_vmap
+  def fold_weighted_median(field, values, guess, weights):
+    corners, delta = _flat_corners(field, values.shape, patch_size)
+    return _fold_median(corners, delta, values.reshape(-1, values.shape[-1]),
+                        patch_size, guess, weights)
+
+  return fold_median, fold_weighted_median
 
 
 @functools.partial(jax.jit, static_argnames=('patch_size', 'reduce'))
-def _fold_field(field, values, guess, patch_size, reduce):
+def _fold_field(field, values, guess, weights, patch_size, reduce):
   if reduce == 'median':
-    return _median_field_fold(patch_size)(field, values, guess)
+    unweighted, weighted = _median_field_fold(patch_size)
+    if weights is None:
+      return unweighted(field, values, guess)
+    return weighted(field, values, guess, weights)
   corners, delta = _flat_corners(field, values.shape, patch_size)
   return _fold_mean(corners, delta, values.reshape(-1, values.shape[-1]),
-                    patch_size)
+                    patch_size, weights)
 
 
 def fold_field(field: jax.typing.ArrayLike,
@@ -565,7 +687,8 @@ def fold_field(field: jax.typing.ArrayLike,
                patch_size: Sequence[int],
                *,
                reduce: str = 'median',
-               guess: jax.typing.ArrayLike | None = None) -> jax.Array:
+               guess: jax.typing.ArrayLike | None = None,
+               weights: jax.typing.ArrayLike | None = None) -> jax.Array:
   """Folds the value patches a nearest-neighbour field points to.
 
   Equivalent to `fold(unfold(values)[field[..., 0], field[..., 1],
@@ -581,6 +704,8 @@ def fold_field(field: jax.typing.ArrayLike,
       median (NaN where unknown), e.g. the fold of a previous field over the
       same `values`. The median fold checks them first: they change its
       speed, never its result. Ignored by the mean.
+    weights: optional [nT, nH, nW] positive weight of each output patch's
+      votes: the weighted median (or mean). None: every patch counts once.
 
   Returns:
     [nT+pt-1, nH+ph-1, nW+pw-1, C] video.
@@ -605,5 +730,10 @@ def fold_field(field: jax.typing.ArrayLike,
     want += values.shape[3:]
     if guess.shape != want:
       raise ValueError(f'guess must have shape {want}, got {guess.shape}')
-  return _fold_field(field.astype(jnp.int32), values, guess, patch_size,
-                     reduce)
+  if weights is not None:
+    weights = jnp.asarray(weights, values.dtype)
+    if weights.shape != field.shape[:3]:
+      raise ValueError(f'weights must have shape {field.shape[:3]} (one per '
+                       f'patch of the field), got {weights.shape}')
+  return _fold_field(field.astype(jnp.int32), values, guess, weights,
+                     patch_size, reduce)
