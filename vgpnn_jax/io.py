@@ -681,6 +681,17 @@ def check_crf(crf: Any, what: str = 'crf') -> int:
   return int(crf)
 
 
+def _check_fps(fps: Any, what: str) -> float:
+  """`fps` as a float; InputError (`what`: fps must be ...) unless positive."""
+  try:
+    fps = float(fps)
+  except (TypeError, ValueError):
+    fps = math.nan
+  if not (math.isfinite(fps) and fps > 0):
+    raise errors.InputError(f'{what}: fps must be a positive number')
+  return fps
+
+
 def write_video(path: PathLike, video: Any, *, fps: float,
                 crf: int | None = None) -> None:
   """Writes a video as .mp4 (H.264), .gif (looping) or .png (one frame).
@@ -717,12 +728,7 @@ def write_video(path: PathLike, video: Any, *, fps: float,
       raise errors.InputError(f'{what}: crf is for .mp4 (H.264) only')
     crf = check_crf(crf)
   frames = _to_uint8(_as_array(video, what), what)
-  try:
-    fps = float(fps)
-  except (TypeError, ValueError):
-    fps = math.nan
-  if not (math.isfinite(fps) and fps > 0):
-    raise errors.InputError(f'{what}: fps must be a positive number')
+  fps = _check_fps(fps, what)
   if suffix == '.png' and frames.shape[0] != 1:
     raise errors.InputError(
         f'{what}: a .png holds one frame but the video has'
@@ -789,12 +795,7 @@ def write_frames(folder: PathLike, video: Any, *,
   what = f"cannot write '{folder}'"
   frames = _to_uint8(_as_array(video, what), what)
   if fps is not None:
-    try:
-      fps = float(fps)
-    except (TypeError, ValueError):
-      fps = math.nan
-    if not (math.isfinite(fps) and fps > 0):
-      raise errors.InputError(f'{what}: fps must be a positive number')
+    fps = _check_fps(fps, what)
   if folder.exists() and not holds_only_frames(folder):
     kind = 'folder holding other files' if folder.is_dir() else 'file'
     raise errors.InputError(f'{what}: it is a {kind}; choose another --out '
