@@ -410,21 +410,46 @@ class CueTest(absltest.TestCase):
 
 def test_timer_extrapolates_the_time_left_from_the_plan(monkeypatch):
   levels = vgpnn_jax.plan_levels((13, 144, 256), vgpnn_jax.make_config())
+  # Every level takes 1 s whatever its work (as compiling, on a first run):
+  # the time left is then 1 s per level to come, not the seconds per unit of
+  # work of the tiny coarse levels times the fine levels' work.
   clock = iter(np.arange(0.0, 100.0))  # Timer start, then one per level
   monkeypatch.setattr(generation.time, 'perf_counter', lambda: next(clock))
   lines = []
   timer = generation.Timer(lines.append, levels=levels)
   for done, level in enumerate(levels[::-1]):
     timer(done, len(levels), level, np.zeros(()))
-  work = [np.prod(l.output_size) * l.num_iters for l in levels[::-1]]
   for done, line in enumerate(lines):
     if done in (0, len(levels) - 1):
       assert 'left' not in line, line
       continue
-    # `done + 1` seconds so far for the work of levels 0..done.
-    want = (done + 1) / sum(work[:done + 1]) * sum(work[done + 1:])
-    assert line.endswith(f'about {want:.0f} s left'), (line, want)
+    want = len(levels) - done - 1
+    assert line.endswith(f'about {want} s left'), (line, want)
   assert all('left' not in line for line in _timer_lines_without_plan())
+
+
+def test_seconds_left_is_the_nonnegative_least_squares_fit():
+  """a + b * work, a, b >= 0, fitted as scipy's NNLS fits it."""
+  from scipy import optimize  # pylint: disable=g-import-not-at-top
+  rng = np.random.default_rng(0)
+  work = generation.level_work(
+      vgpnn_jax.plan_levels((13, 144, 256), vgpnn_jax.make_config()))
+  for trial in range(40):
+    # From 2 levels on (the time left is shown from then): with 1 any a, b
+    # on a line fit, and the fixed cost alone is taken.
+    done = int(rng.integers(2, len(work)))
+    a, b = rng.uniform(0, 5) * (trial % 3 != 0), rng.uniform(0, 1e-5)
+    seconds = np.maximum(
+        a + b * np.asarray(work[:done]) + rng.normal(0, 2, done), 0)
+    fit, _ = optimize.nnls(
+        np.stack([np.ones(done), np.asarray(work[:done], float)], 1), seconds)
+    want = fit[0] * (len(work) - done) + fit[1] * sum(work[done:])
+    got = generation.seconds_left(seconds, work)
+    assert abs(got - want) <= 1e-6 * max(1.0, want), (trial, got, want)
+  # Levels that follow the model exactly are extrapolated exactly.
+  seconds = [3.0 + 2e-6 * w for w in work[:5]]
+  want = sum(3.0 + 2e-6 * w for w in work[5:])
+  assert abs(generation.seconds_left(seconds, work) - want) < 1e-6 * want
 
 
 def _timer_lines_without_plan():

@@ -29,6 +29,9 @@ def test_bar_advances_by_each_levels_work_and_closes():
     bar(done, len(levels), level, np.zeros(()))
     want = sum(work[:done + 1]) / sum(work)
     assert abs(bar.fraction_done - want) < 1e-12, (done, bar.fraction_done)
+    # The time left is shown between the first and the last level.
+    assert ('s left' in bar.status) == (0 < done < len(levels) - 1), (
+        done, bar.status)
   text = stream.getvalue()
   t, h, w = levels[0].output_size
   assert f'level {len(levels)} of {len(levels)} ({t}x{h}x{w})' in text

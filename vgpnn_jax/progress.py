@@ -5,14 +5,18 @@
 
 `Bar` is a progress callback of the `generation.generate` kind, drawn with
 tqdm. It counts work rather than levels (`generation.level_work`: output
-voxels times iterations, what `generation.Timer` extrapolates), so the bar
-moves as the time does and tqdm's remaining time is the extrapolation of the
-average rate so far. When the stream is no terminal (a log file, a pipe, a
+voxels times iterations), so the bar moves as the time does once the
+programs are compiled, and shows the time left as `generation.Timer` does
+(`generation.seconds_left`: a fixed cost per level plus a cost per unit of
+work, fitted to the levels run so far; tqdm's own estimate, the average rate
+per unit of work, charged the fine levels with the coarse levels'
+compilation). When the stream is no terminal (a log file, a pipe, a
 notebook's captured output), `progress_for` gives the plain lines of
 `generation.Timer` instead, which read well in a log.
 """
 
 import sys
+import time
 from typing import Sequence, TextIO
 
 import jax
@@ -20,10 +24,10 @@ import tqdm
 
 from vgpnn_jax import generation
 
-# tqdm's default template with the level in place of the rate (a rate of
-# "voxel-iterations" per second tells a user nothing).
-_BAR_FORMAT = ('{desc}: {percentage:3.0f}%|{bar}| {postfix} '
-               '[{elapsed}<{remaining}]')
+# tqdm's default template with the level and the time left in place of the
+# rate (a rate of "voxel-iterations" per second tells a user nothing) and of
+# tqdm's remaining time.
+_BAR_FORMAT = '{desc}: {percentage:3.0f}%|{bar}| {postfix} [{elapsed}]'
 
 
 class Bar:
@@ -38,26 +42,38 @@ class Bar:
                stream: TextIO | None = None, desc: str = 'generating'):
     """`levels`: the plan (finest first); `stream`: default sys.stderr."""
     self._work = generation.level_work(levels)
-    # smoothing=0: the remaining time extrapolates the average rate of all
-    # levels so far, not of the last one (the first includes compilation).
+    self._last = time.perf_counter()  # when the previous level ended
+    self._seconds = []  # what each level took
     self._bar = tqdm.tqdm(
         total=sum(self._work), desc=desc, file=stream or sys.stderr,
-        bar_format=_BAR_FORMAT, smoothing=0, dynamic_ncols=True,
+        bar_format=_BAR_FORMAT, dynamic_ncols=True,
         postfix=f'level 0 of {len(self._work)}')
 
   def __call__(self, done: int, num_levels: int, level: generation.Level,
                output: jax.Array) -> None:
     jax.block_until_ready(output)
+    now = time.perf_counter()
+    self._seconds.append(now - self._last)
+    self._last = now
     t, h, w = level.output_size
-    self._bar.set_postfix_str(f'level {done + 1} of {num_levels} ({t}x{h}x{w})',
-                              refresh=False)
+    postfix = f'level {done + 1} of {num_levels} ({t}x{h}x{w})'
     if num_levels == len(self._work):
+      if 0 < done < num_levels - 1 and len(self._seconds) == done + 1:
+        left = generation.seconds_left(self._seconds, self._work)
+        postfix += f', about {left:.0f} s left'
+      self._bar.set_postfix_str(postfix, refresh=False)
       self._bar.update(self._work[done])
     else:  # another plan than the one given: count levels
+      self._bar.set_postfix_str(postfix, refresh=False)
       self._bar.total = num_levels
       self._bar.update(1)
     if done + 1 == num_levels:
       self.close()
+
+  @property
+  def status(self) -> str:
+    """The text beside the bar: the level and, once known, the time left."""
+    return self._bar.postfix or ''
 
   @property
   def fraction_done(self) -> float:
