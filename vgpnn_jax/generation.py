@@ -1340,7 +1340,7 @@ def seconds_left(level_seconds: Sequence[float],
   seconds per unit of work alone (`b` only) charged the finest levels with
   the coarse levels' compilation: 11536 s left after 6 of 15 levels of the
   main job's first run (2 busy cores), which then ended 430 s later; this
-  fit said 271 s there, and from 0.5x to 1.3x of the truth after the other
+  fit said 271 s there, and 0.43x to 1.2x of the truth after the other
   levels but one (4.8x after level 7, which took 52 s).
 
   Args:
