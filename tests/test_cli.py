@@ -206,6 +206,21 @@ def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path, video_path,
   assert str(out / 'variation_002.mp4') in printed
 
 
+def test_dry_run_plans_without_decoding_the_input(tmp_path, video_path,
+                                                  capsys, monkeypatch):
+  video, fps = io.read_video(video_path, start=1, step=2)
+
+  def no_decoding(*args, **kwargs):
+    raise AssertionError('--dry-run decoded the input')
+
+  monkeypatch.setattr(io, 'read_video', no_decoding)
+  assert cli.main(['generate', str(video_path), '--out', str(tmp_path / 'o'),
+                   '--frames', '1::2', '--dry-run'] + _FAST) == 0
+  t, h, w = video.shape[:3]
+  assert (f'{t} frames of {h}x{w} at {fps:g} fps' in
+          capsys.readouterr().out)
+
+
 def test_verbose_prints_the_devices_and_plan_before_generating(
     tmp_path, video_path, capsys):
   out = tmp_path / 'out'

@@ -153,3 +153,35 @@ def test_bundled_sample_equals_mediapy():
   video, read_fps = vio.read_video(path, start=4, stop=11)
   np.testing.assert_array_equal(video, expected[4:11] * np.float32(1 / 255))
   assert read_fps == fps == 12.5
+
+
+@pytest.mark.parametrize('ext', sorted(_ENCODINGS))
+def test_read_size_is_the_shape_read_video_returns(clips, tmp_path, ext):
+  path = clips / f'clip.{ext}'
+  # Sizes without a resize (each resized shape compiles a resize).
+  for frames in (dict(), dict(start=5, stop=38, step=4), dict(start=-3),
+                 dict(step=-2), dict(start=30, stop=10, step=-7)):
+    video, fps = vio.read_video(path, max_size=48, **frames)
+    assert vio.read_size(path, max_size=48, **frames) == (video.shape[:3],
+                                                          fps), frames
+  video, fps = vio.read_video(path, max_size=20, start=-3)
+  assert vio.read_size(path, max_size=20, start=-3) == (video.shape[:3], fps)
+  with pytest.raises(InputError, match='selects none of its 40 frames'):
+    vio.read_size(path, start=40)
+  with pytest.raises(InputError, match='step=0'):
+    vio.read_size(path, step=0)
+  with pytest.raises(InputError, match='file not found'):
+    vio.read_size(tmp_path / 'missing.mp4')
+
+
+def test_read_size_of_frame_folders_and_images(tmp_path):
+  video = np.random.default_rng(0).random((5, 30, 41, 3)).astype(np.float32)
+  vio.write_frames(tmp_path / 'frames', video, fps=7.0)
+  folder = tmp_path / 'frames'
+  image = sorted(folder.iterdir())[0]
+  for path, frames in ((folder, dict(start=1, step=2)), (folder, dict()),
+                       (image, dict())):
+    for max_size in (None, 12):
+      read, fps = vio.read_video(path, max_size=max_size, **frames)
+      assert vio.read_size(path, max_size=max_size, **frames) == (
+          read.shape[:3], fps), (path, frames, max_size)

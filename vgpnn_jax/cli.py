@@ -269,9 +269,10 @@ def _build_parser() -> argparse.ArgumentParser:
                    'median)')
   gen.add_argument(
       '--dry-run', action='store_true',
-      help='read the input, print the plan (each level\'s size, patch, '
-      'search and iterations, the memory estimate and the files it would '
-      'write) and stop, writing nothing')
+      help='print the plan (each level\'s size, patch, search and '
+      'iterations, the memory estimate and the files it would write) and '
+      'stop, writing nothing; the input\'s size comes from its header and '
+      'first frame, so a long clip is not decoded')
   gen.add_argument(
       '--guard', type=int, default=None, metavar='K',
       help='structure guard: draw K layouts per output up to a coarse level '
@@ -597,13 +598,14 @@ def _is_stale(path: pathlib.Path, sources: Sequence[pathlib.Path]) -> bool:
 
 class _GenerateJob(NamedTuple):
   """One input of `generate`, read and planned (`_plan_generate`)."""
-  video: Any  # [T, H, W, 3] float32
+  video: Any  # [T, H, W, 3] float32; None when only planned (--dry-run)
   fps: float
   config: Any  # generation.Config
   levels: list  # generation.plan_levels
   paths: list[pathlib.Path]  # the numbered outputs, then the grid
   stale: list[pathlib.Path]  # outputs to remove (--overwrite)
   batch: int = 1  # variations generated at once (memory.largest_batch)
+  shape: tuple = ()  # (T, H, W, 3) of the input as read
 
 
 def _generate_overrides(args: argparse.Namespace) -> dict:
@@ -634,35 +636,47 @@ def _generate_overrides(args: argparse.Namespace) -> dict:
 def _plan_generate(args: argparse.Namespace, path: str | pathlib.Path,
                    out_dir: pathlib.Path, overrides: dict,
                    sources: Sequence[str | pathlib.Path],
-                   keep_existing: bool = False) -> _GenerateJob:
+                   keep_existing: bool = False,
+                   read: bool = True) -> _GenerateJob:
   """Reads one input and plans its outputs in `out_dir` (`_plan_outputs`;
-  `sources`: the inputs no output may replace); refuses what cannot fit."""
+  `sources`: the inputs no output may replace); refuses what cannot fit.
+  `read=False` (--dry-run) plans from the input's size alone (`io.read_size`:
+  a long clip is not decoded) and leaves `video` None."""
   from vgpnn_jax import generation  # pylint: disable=g-import-not-at-top
+  from vgpnn_jax import io  # pylint: disable=g-import-not-at-top
   from vgpnn_jax import memory  # pylint: disable=g-import-not-at-top
-  video, fps = _read(path, args)
+  if read:
+    video, fps = _read(path, args)
+    shape = video.shape
+  else:
+    first, stop, step = args.frames
+    size, fps = io.read_size(path, max_size=args.max_size, start=first,
+                             stop=stop, step=step)
+    video, shape = None, size + (3,)
   # A one-frame input gets the image method's defaults.
   config = generation.make_config(
-      generation.default_config(video.shape[0], args.scale or (1, 1, 1)),
+      generation.default_config(shape[0], args.scale or (1, 1, 1)),
       **overrides)
-  levels = generation.plan_levels(video.shape[:3], config)
+  levels = generation.plan_levels(shape[:3], config)
   # Refuse up front, with a smaller request to try, what cannot fit even one
   # at a time (before listing --num output paths: --num 100000000 took
   # minutes there); a --num too large at once is made in batches that fit.
-  batch = memory.largest_batch(levels, video.shape[3], args.num,
+  batch = memory.largest_batch(levels, shape[3], args.num,
                                chunk_size=config.chunk_size, config=config)
-  memory.check_outputs_fit(args.num, levels[0].output_size, video.shape[3])
+  memory.check_outputs_fit(args.num, levels[0].output_size, shape[3])
   paths, stale = _plan_outputs(args, out_dir, 'variation',
                                levels[0].output_size[0], sources,
                                keep_existing)
-  return _GenerateJob(video, fps, config, levels, paths, stale, batch)
+  return _GenerateJob(video, fps, config, levels, paths, stale, batch,
+                      tuple(shape))
 
 
 def _describe(job: _GenerateJob, num: int) -> str:
   """'4 frames of 24x32 at 10 fps; 2 output(s) of 4 frames of 24x32, 2
   levels'."""
   t, h, w = job.levels[0].output_size
-  return (f'{job.video.shape[0]} frames of {job.video.shape[1]}x'
-          f'{job.video.shape[2]} at {job.fps:g} fps; {num} output(s) of {t} '
+  return (f'{job.shape[0]} frames of {job.shape[1]}x'
+          f'{job.shape[2]} at {job.fps:g} fps; {num} output(s) of {t} '
           f'frames of {h}x{w}, {len(job.levels)} levels')
 
 
@@ -696,7 +710,7 @@ def _time_estimate(job: _GenerateJob, num: int) -> str:
   """`--dry-run`'s time line (`timing.estimate_seconds`)."""
   from vgpnn_jax import timing  # pylint: disable=g-import-not-at-top
   seconds = timing.estimate_seconds(job.levels, num, job.config,
-                                    job.video.shape[3])
+                                    job.shape[3])
   return (f'time estimate: about {seconds:.0f} s with the compiled programs '
           f'cached (a first run also compiles; '
           f'{timing.calibrate() / 1e9:.0f} Gflop/s measured here)')
@@ -772,15 +786,16 @@ def _run_generate(args: argparse.Namespace) -> int:
   out_dir = io.check_writable_dir(args.out)
   overrides = _generate_overrides(args)
   start = time.perf_counter()
-  job = _plan_generate(args, args.input, out_dir, overrides, [args.input])
+  job = _plan_generate(args, args.input, out_dir, overrides, [args.input],
+                       read=not args.dry_run)
   if args.dry_run:
     print(f'input {args.input}: {_describe(job, args.num)}')
-    print(_plan_table(job.levels, job.video.shape[3], args.num, job.config,
+    print(_plan_table(job.levels, job.shape[3], args.num, job.config,
                       job.paths, verb='would write'))
     print(_time_estimate(job, args.num))
     return 0
   say(f'input {args.input}: {_describe(job, args.num)}')
-  _say_plan(args, job.levels, job.video.shape[3], job.config, job.paths)
+  _say_plan(args, job.levels, job.shape[3], job.config, job.paths)
   outputs = _generate(args, job, say)
   gen_seconds = time.perf_counter() - start
   _write_results(out_dir, job.paths, job.stale, outputs, [job.video],

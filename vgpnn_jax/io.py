@@ -207,6 +207,15 @@ def _read_image(path: pathlib.Path) -> np.ndarray:
     ) from None
 
 
+def _scaled_hw(hw: tuple[int, int],
+               max_size: int | None) -> tuple[int, int]:
+  """The (height, width) `read_video(max_size=...)` gives frames of `hw`."""
+  height, width = hw
+  if max_size is None or height <= max_size:
+    return height, width
+  return max_size, max(1, math.floor(width * max_size / height + 0.5))
+
+
 class _Assembler:
   """Collects uint8 frames `[H, W, 3]` into a float32 video `[T, H, W, 3]`.
 
@@ -236,11 +245,7 @@ class _Assembler:
     if self._in_hw is None:
       self._in_hw = hw
       height, width = hw
-      if self._max_size is not None and height > self._max_size:
-        new_w = max(1, math.floor(width * self._max_size / height + 0.5))
-        self._out_hw = (self._max_size, new_w)
-      else:
-        self._out_hw = hw
+      self._out_hw = _scaled_hw(hw, self._max_size)
       self._chunk_len = max(1, _CHUNK_BYTES // (height * width * 3 * 4))
     elif hw != self._in_hw:
       raise errors.InputError(
@@ -317,6 +322,76 @@ def _read_video_file(
   return video.fps, total
 
 
+def _check_read_args(path, max_size, start, stop, step):
+  """`read_video`'s arguments checked: (path, max_size, start, stop, step)."""
+  path = pathlib.Path(path).expanduser()
+  start = _check_index(start, 'start', optional=True)
+  stop = _check_index(stop, 'stop', optional=True)
+  step = _check_index(step, 'step')
+  if step == 0:
+    raise errors.InputError(
+        f"cannot read '{path}': step=0 is not a frame step; use step=1 for"
+        ' every frame, 2 for every other frame, ...'
+    )
+  if max_size is not None:
+    max_size = _check_index(max_size, 'max_size')
+    if max_size < 1:
+      raise errors.InputError(
+          f"cannot read '{path}': max_size={max_size} must be at least 1;"
+          ' give the largest frame height you want, e.g. 144'
+      )
+  if not path.exists():
+    raise errors.InputError(
+        f"cannot read '{path}': file not found; check the path"
+    )
+  return path, max_size, start, stop, step
+
+
+def _no_frames_error(path: pathlib.Path, start, stop, step,
+                     total: int) -> errors.InputError:
+  """The error of a frame range that selects none of `total` frames."""
+  frame_range = ':'.join('' if i is None else str(i) for i in (start, stop))
+  return errors.InputError(
+      f"cannot read '{path}': the frame range {frame_range}:{step}"
+      f' selects none of its {total} frames; choose start and stop within'
+      f' 0..{total}'
+  )
+
+
+def read_size(
+    path: PathLike,
+    *,
+    max_size: int | None = None,
+    start: int | None = None,
+    stop: int | None = None,
+    step: int = 1,
+) -> tuple[tuple[int, int, int], float]:
+  """The size and frame rate `read_video` would return, without reading it.
+
+  From `video_info` (one frame decoded; a video file's frames counted from
+  its header or its packets), so planning a run on a long clip costs a
+  fraction of a second instead of decoding it.
+
+  Args:
+    path, max_size, start, stop, step: as `read_video`.
+
+  Returns:
+    ((T, H, W) of `read_video(path, ...)[0]`, its fps). A damaged file may
+    decode to fewer frames than its header counts.
+
+  Raises:
+    errors.InputError: as `read_video`.
+  """
+  path, max_size, start, stop, step = _check_read_args(path, max_size, start,
+                                                      stop, step)
+  info = video_info(path)
+  frames = len(range(info.num_frames)[start:stop:step])
+  if frames == 0:
+    raise _no_frames_error(path, start, stop, step, info.num_frames)
+  height, width = _scaled_hw((info.height, info.width), max_size)
+  return (frames, height, width), info.fps / abs(step)
+
+
 def read_video(
     path: PathLike,
     *,
@@ -355,27 +430,8 @@ def read_video(
       unknown kind, a folder holds no frames, the frame range selects no
       frames, or `max_size` is below 1.
   """
-  path = pathlib.Path(path).expanduser()
-  start = _check_index(start, 'start', optional=True)
-  stop = _check_index(stop, 'stop', optional=True)
-  step = _check_index(step, 'step')
-  if step == 0:
-    raise errors.InputError(
-        f"cannot read '{path}': step=0 is not a frame step; use step=1 for"
-        ' every frame, 2 for every other frame, ...'
-    )
-  if max_size is not None:
-    max_size = _check_index(max_size, 'max_size')
-    if max_size < 1:
-      raise errors.InputError(
-          f"cannot read '{path}': max_size={max_size} must be at least 1;"
-          ' give the largest frame height you want, e.g. 144'
-      )
-  if not path.exists():
-    raise errors.InputError(
-        f"cannot read '{path}': file not found; check the path"
-    )
-
+  path, max_size, start, stop, step = _check_read_args(path, max_size, start,
+                                                      stop, step)
   assembler = _Assembler(path, max_size)
   if path.is_dir():
     files = _list_frames(path)
@@ -412,12 +468,7 @@ def read_video(
           ' file is truncated or corrupt. Check that it plays in a video'
           ' player or convert it to .mp4'
       )
-    frame_range = ':'.join('' if i is None else str(i) for i in (start, stop))
-    raise errors.InputError(
-        f"cannot read '{path}': the frame range {frame_range}:{step}"
-        f' selects none of its {total} frames; choose start and stop within'
-        f' 0..{total}'
-    )
+    raise _no_frames_error(path, start, stop, step, total)
   return assembler.result(), float(fps) / abs(step)
 
 
