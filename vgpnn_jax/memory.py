@@ -4,9 +4,11 @@
     memory.check_fits(levels, channels, batch=num, config=config)
 
 `estimate_bytes` is the peak over levels of what stays resident while a
-level runs: the whole input pyramid, plus the level's keys, and for every
-variation its queries, output and field, plus the larger working set of the
-level's search (exact or PatchMatch) and of the median fold. On CPU a fixed
+level runs: the input pyramid down to the next coarser level (the coarser
+ones are freed once used), plus the level's keys, and for every variation
+its queries, output and field, plus the larger working set of the level's
+search (exact or PatchMatch) and of the median fold, or of the level's start
+while the coarser output and field are still held. On CPU a fixed
 cost for the process, its compilations and its compiled programs is added.
 
 Each formula is read off the code (generation.py, pnn.py, nn.py, patches.py,
@@ -174,33 +176,23 @@ def _level_parts(level: generation.Level, channels: int, batch: int,
   """
   output = _video_bytes(level.output_size, channels)
   field = _grid(level.output_size, level.patch_size) * 3 * _VALUE
-  # generation._run: the keys (coarser level upscaled); per variation the
-  # queries and field (the iteration's arguments) and its output and field.
+  # generation._run_level: the keys (coarser level upscaled, freed after
+  # the first iteration); per variation the queries and field (the
+  # iteration's arguments) and its output and field. A level that shares
+  # its key index (pnn.key_indexes) holds one at a time
+  # (pnn.consume_iterations makes the later iterations' after the first),
+  # counted as the search's key descriptors.
   resident = {
       'keys (coarser input upscaled)': _video_bytes(level.input_size,
                                                     channels),
       'queries + output': batch * 2 * output,
       'fields (in + out)': batch * 2 * field,
   }
-  if pnn.shares_key_indexes(level.search, level.num_iters):
-    # pnn.key_indexes: the later iterations' key descriptors are held
-    # through the level (the first iteration's are counted in the search).
-    dim = min(_DESCRIPTOR_DIM, math.prod(level.patch_size) * channels)
-    resident['key index (later iterations)'] = dim * _grid(
-        level.input_size, level.patch_size) * _VALUE
   if level.search == 'exact':
     search = _exact_parts(level, channels, batch, chunk_size)
   else:
     search = _patchmatch_parts(level, channels, batch, platform)
   return resident, search, _median_fold_parts(level, channels, batch)
-
-
-def _level_bytes(level: generation.Level, channels: int, batch: int,
-                 chunk_size: int, platform: str) -> int:
-  resident, search, fold = _level_parts(level, channels, batch, chunk_size,
-                                        platform)
-  return sum(resident.values()) + max(sum(search.values()),
-                                      sum(fold.values()))
 
 
 def _fixed_parts(levels: Sequence[generation.Level], platform: str) -> Parts:
@@ -264,27 +256,42 @@ def breakdown(levels: Sequence[generation.Level],
     raise ValueError(f'channels, batch and chunk_size must be positive, got '
                      f'{channels}, {batch} and {chunk_size}')
   platform = jax.default_backend() if platform is None else platform
-  # Every pyramid level stays alive for the whole run (the finest is the
-  # input's float32 device copy); on CPU so do the caller's input and the
-  # staging copy made while moving it to the device.
-  arrays = {'pyramid (all levels)': sum(
-      _video_bytes(level.input_size, channels) for level in levels)}
-  if platform == 'cpu':
-    arrays['input + staging copy'] = 2 * _video_bytes(levels[0].input_size,
-                                                      channels)
-  # generation._run holds the coarser level's output and field until the
-  # level returns: 1.6 GiB of a 6x3200x5700 output's finest level, which
-  # XLA's buffers of the level's programs do not show.
+  # While level i runs, the pyramid levels down to i + 1 are alive (the
+  # finest is the input's float32 device copy): generation._run drops each
+  # coarser level once the next finer level's start has read it. On CPU
+  # the caller's input and the staging copy made while moving it to the
+  # device stay alive too.
+  video = [_video_bytes(level.input_size, channels) for level in levels]
+  cpu_input = 2 * video[0] if platform == 'cpu' else 0
+  # The coarser level's output and field are held until the level's start
+  # has read them (1.6 GiB of a 6x3200x5700 output's finest level, which
+  # XLA's buffers of the level's programs do not show): during the start
+  # they sit next to its outputs and the first key index it makes.
   held = [_held_bytes(level, channels, batch) for level in levels[1:]] + [0]
-  sizes = [_level_bytes(level, channels, batch, chunk_size, platform) +
-           coarser for level, coarser in zip(levels, held)]
+  sizes, phases = [], []
+  for i, level in enumerate(levels):
+    resident, search, fold = _level_parts(level, channels, batch, chunk_size,
+                                          platform)
+    start = held[i] + dict(search).get('pm: key descriptors', 0)
+    work = max(sum(search.values()), sum(fold.values()), start)
+    phases.append('start' if work == start and start > 0 else
+                  'fold' if work == sum(fold.values()) else 'search')
+    sizes.append(sum(video[:i + 2]) + sum(resident.values()) + work)
   peak = max(range(len(levels)), key=sizes.__getitem__)
   resident, search, fold = _level_parts(levels[peak], channels, batch,
                                         chunk_size, platform)
-  fold_counted = sum(fold.values()) > sum(search.values())
-  counted, idle = (fold, search) if fold_counted else (search, fold)
-  arrays['coarser output + field held'] = held[peak]
+  fold_counted = phases[peak] == 'fold'
+  arrays = {'pyramid (down to the next coarser level)':
+                sum(video[:peak + 2])}
+  if cpu_input:
+    arrays['input + staging copy'] = cpu_input
   arrays.update(resident)
+  if phases[peak] == 'start':
+    counted, idle = {'coarser output + field held': held[peak],
+                     'pm: key descriptors': dict(search)[
+                         'pm: key descriptors']}, search
+  else:
+    counted, idle = (fold, search) if fold_counted else (search, fold)
   arrays.update(counted)
   if layout_draws > 1:
     guarded = levels[max(len(levels) - 1 - guard_level, 0):]
