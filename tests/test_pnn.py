@@ -1,6 +1,8 @@
 """Tests of one level step against a NumPy reference."""
 
 import functools
+import gc
+import weakref
 
 from absl.testing import absltest
 from absl.testing import parameterized
@@ -106,6 +108,54 @@ class LevelStepTest(parameterized.TestCase):
     for kwargs in (dict(search='exact'), dict(num_iters=2)):
       self.assertIsNone(pnn.key_indexes(keys, values,
                                         options._replace(**kwargs)))
+
+  @parameterized.parameters('vgpnn', 'gpnn')
+  def test_later_index_made_after_the_first_iteration(self, keys_rule):
+    # A level's start leaves the later iterations' index out: the same
+    # output, bit for bit, as both made up front.
+    queries, keys, values = (_smooth((4, 12, 13, 3), seed)
+                             for seed in (21, 22, 23))
+    options = pnn.StepOptions(patch_size=(3, 3, 3), num_iters=3,
+                              keys_rule=keys_rule, search='patchmatch')
+    first, later = pnn.key_indexes(keys, values, options, later=False)
+    self.assertIsNone(later)
+    field = pnn.compiled_start(options)(jax.random.key(4), queries, keys,
+                                        None, None)
+    iteration = pnn.compiled_iteration(options)
+    key_fn = functools.partial(jax.random.fold_in, jax.random.key(5))
+    want = pnn.run_iterations(iteration, key_fn, queries, keys, values,
+                              field, options,
+                              pnn.key_indexes(keys, values, options))
+    start = [queries, keys, field, (first, None)]
+    got = pnn.consume_iterations(iteration, key_fn, start, values, options)
+    self.assertEqual(start, [])  # emptied: the caller holds nothing
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
+
+  def test_consume_iterations_frees_the_start(self):
+    # From the second iteration on nothing holds the first queries, keys,
+    # field or key index ('vgpnn' searches V then).
+    options = pnn.StepOptions(patch_size=(3, 3, 3), num_iters=3,
+                              search='patchmatch')
+    queries, keys, values = (jax.numpy.asarray(_smooth((4, 12, 13, 3), seed))
+                             for seed in (31, 32, 33))
+    field = pnn.compiled_start(options)(jax.random.key(4), queries, keys,
+                                        None, None)
+    first, _ = pnn.key_indexes(keys, values, options, later=False)
+    alive = [weakref.ref(x) for x in (queries, keys, field, first.descriptors)]
+    start = [queries, keys, field, (first, None)]
+    del queries, keys, field, first
+    compiled = pnn.compiled_iteration(options)
+    seen = []
+
+    def iteration(*args):
+      gc.collect()
+      seen.append([ref() is not None for ref in alive])
+      return compiled(*args)
+
+    pnn.consume_iterations(iteration, functools.partial(
+        jax.random.fold_in, jax.random.key(5)), start, values, options)
+    self.assertEqual(seen, [[True] * 4, [False] * 4, [False] * 4])
 
   def test_identity_when_queries_equal_keys(self):
     video = _smooth((4, 9, 10, 3), 8)

@@ -683,8 +683,8 @@ def _finer_start(previous, previous_field, coarse_values, values, fixed,
     queries [*box size, C] (the box is the whole output when the program has
     none), keys [Tk, Hk, Wk, C] (the coarser input upscaled: as blurred as
     the upscaled queries), field [*grid, 3], and PatchMatch's key indexes
-    (`pnn.key_indexes`: computed once here rather than in every iteration)
-    or None.
+    (`pnn.key_indexes`: computed once here rather than in every iteration;
+    the later iterations' is left to `pnn.consume_iterations`) or None.
   """
   del key_valid  # the first search redraws matches of invalid keys
   options = program.options
@@ -703,7 +703,8 @@ def _finer_start(previous, previous_field, coarse_values, values, fixed,
         crops=program.upscale_crops)
   else:
     field = jnp.zeros(grid + (3,), jnp.int32)  # ignored by the exact search
-  return queries, keys, field, pnn.key_indexes(keys, values, options)
+  return queries, keys, field, pnn.key_indexes(keys, values, options,
+                                               later=False)
 
 
 @functools.lru_cache(maxsize=None)
@@ -996,18 +997,22 @@ def _compile_ahead(programs, static: Sequence[_LevelProgram],
   (empty compilation cache) compilation is most of the time.
 
   Returns:
-    Per level (finest first), (start, iteration) functions that wait for
-    their compiled program and call it.
+    Per level (finest first), (start, iteration, paste, later index)
+    functions: the compiled ones wait for their program and call it.
   """
   def compile_level(index):
-    specs = _level_specs(keys, levels, index, static, guides, channels,
-                         batched)
+    start, iteration = _level_specs(keys, levels, index, static, guides,
+                                    channels, batched)
+    specs = (start, iteration, None,
+             (jax.ShapeDtypeStruct(levels[index].input_size +
+                                   (channels[index],), jnp.float32),))
     coarsest = index == len(levels) - 1
     return tuple(
-        program_cache.compile_program(
+        None if fn is None else program_cache.compile_program(
             fn, spec, repr((part, coarsest, batched, static[index])))
-        for part, fn, spec in zip(('start', 'iteration'), programs[index],
-                                  specs))
+        for part, fn, spec in zip(('start', 'iteration', 'paste', 'index'),
+                                  programs[index], specs)
+        if part != 'paste')
 
   pool = concurrent.futures.ThreadPoolExecutor(
       max_workers=compile_workers(len(levels)))
@@ -1016,8 +1021,23 @@ def _compile_ahead(programs, static: Sequence[_LevelProgram],
   pool.shutdown(wait=False)
   return [(functools.partial(_call_when_compiled, futures[index], 0),
            functools.partial(_call_when_compiled, futures[index], 1),
-           programs[index][2])
+           programs[index][2],
+           None if programs[index][3] is None else functools.partial(
+               _call_when_compiled, futures[index], 2))
           for index in range(len(levels))]
+
+
+def _later_index(program: _LevelProgram, coarsest: bool):
+  """The program of a finer level's later key index, or None.
+
+  The finer starts leave it out (`pnn.key_indexes(later=False)`); the
+  coarsest start, whose keys are its values, makes both.
+  """
+  options = program.options
+  if (coarsest or options.keys_rule != 'vgpnn' or
+      not pnn.shares_key_indexes(options.search, options.num_iters)):
+    return None
+  return pnn.compiled_key_index(options)
 
 
 def _call_when_compiled(future: concurrent.futures.Future, which: int, *args):
@@ -1051,7 +1071,8 @@ def _run(keys: jax.Array, video: jax.Array, config: Config, batched: bool,
   programs = [(_compiled_start(program, index == coarsest, batched),
                pnn.compiled_iteration(program.options, batched),
                None if program.box is None else _compiled_paste(program.box,
-                                                                batched))
+                                                                batched),
+               _later_index(program, index == coarsest))
               for index, program in enumerate(static)]
   level_keys = [_fold_in(keys, index, batched)
                 for index in range(len(levels))]
@@ -1066,29 +1087,33 @@ def _run(keys: jax.Array, video: jax.Array, config: Config, batched: bool,
     programs = _compile_ahead(programs, static, level_keys[0], levels, guides,
                               channels, batched)
   sizes = tuple(level.input_size for level in levels)
-  inputs = _pyramid_program(sizes)(video)
-  def run_levels(indexes, output, field, draw):
-    """Levels `indexes` (coarse to fine) from (output, field).
+  # A list: the unguarded levels drop the coarser input once it is used.
+  inputs = list(_pyramid_program(sizes)(video))
 
-    Returns ([(output, field)] per level, the last level's (output, field)).
+  def run_level(index, coarser, draw, drop_coarser_input=False):
+    level_key = level_keys[index] if draw == 0 else _fold_in(
+        level_keys[index], _DRAW_SALT + draw, batched)
+    return _run_level(programs[index], static[index].options, level_key,
+                      inputs, index, coarser, index == coarsest, batched,
+                      guides[index], channels[index], drop_coarser_input)
+
+  def run_levels(indexes, draw):
+    """Levels `indexes` (coarse to fine), the first one the coarsest.
+
+    Returns [(output, field)] per level: all are kept (the guard picks a
+    draw of all of them).
     """
     results = []
     for index in indexes:
-      level_key = level_keys[index] if draw == 0 else _fold_in(
-          level_keys[index], _DRAW_SALT + draw, batched)
-      output, field = _run_level(programs[index], static[index].options,
-                                 level_key, inputs, index, output, field,
-                                 index == coarsest, batched, guides[index],
-                                 channels[index])
-      results.append((output, field))
+      coarser = list(results[-1]) if results else [None, None]
+      results.append(run_level(index, coarser, draw))
     return results
 
   guard = max(coarsest - config.guard_level, 0)
   guarded = range(coarsest, guard - 1, -1)
   # Draw 0 uses the output's own keys: with one draw, the output is the same.
   num_draws = guard_draws(config)
-  candidates = [run_levels(guarded, None, None, draw)
-                for draw in range(num_draws)]
+  candidates = [run_levels(guarded, draw) for draw in range(num_draws)]
   if len(candidates) > 1:
     scores = jnp.stack([
         _layout_scores(draw[-1][0][..., :colours], inputs[guard][..., :colours],
@@ -1104,60 +1129,75 @@ def _run(keys: jax.Array, video: jax.Array, config: Config, batched: bool,
     if progress is not None:
       progress(len(levels) - 1 - index, len(levels), levels[index],
                output[..., :colours])
-  output, field = kept[-1]
+  # From here on nothing of a coarser level outlives its use: the level's
+  # start consumes the coarser output and field (`_run_level` empties
+  # `carry`) and the coarser input, which no later level reads.
+  carry = list(kept[-1])
+  del candidates, kept, output
   for index in range(guard - 1, -1, -1):
-    (output, field), = run_levels((index,), output, field, 0)
+    carry = list(run_level(index, carry, 0, drop_coarser_input=True))
     if progress is not None:
       progress(len(levels) - 1 - index, len(levels), levels[index],
-               output[..., :colours])
+               carry[0][..., :colours])
+  output = carry.pop(0)
   return output if output.shape[-1] == colours else output[..., :colours]
 
 
 def _run_level(programs, options: pnn.StepOptions, level_key: jax.Array,
                inputs: Sequence[jax.Array], index: int,
-               coarser_output: jax.Array | None,
-               coarser_field: jax.Array | None, coarsest: bool,
+               coarser: list, coarsest: bool,
                batched: bool,
                guide: _LevelGuide | None = None,
-               channels: int | None = None
+               channels: int | None = None,
+               drop_coarser_input: bool = False
                ) -> tuple[jax.Array, jax.Array]:
   """Level `index`: its start, then its J iterations.
 
   Args:
-    programs: the level's (start, iteration, paste) functions; paste is None
-      when the level searches its whole output.
+    programs: the level's (start, iteration, paste, later index)
+      functions; paste is None when the level searches its whole output,
+      later index (`pnn.consume_iterations`) may be None.
     options: the level's static options.
     level_key: the level's key(s) ([N] if batched).
     inputs: the input pyramid, finest first.
     index: the level.
-    coarser_output: the coarser level's output (None at the coarsest).
-    coarser_field: the coarser level's field (None at the coarsest).
+    coarser: [output, field] of the coarser level ([None, None] at the
+      coarsest); emptied here, so that where the caller holds no other
+      reference they are freed once the level's start has read them.
     coarsest: whether this is the coarsest level.
     batched: whether the programs map over a batch of keys.
     guide: the level's guide arrays, or None.
     channels: the level's channels (`_level_channels`): the inputs' first
       this many; None: all.
+    drop_coarser_input: whether to set `inputs[index + 1]` (a list then) to
+      None once the start has read it: no later level reads it.
 
   Returns:
     (output, field) of the level: the whole output, the field of its box.
   """
-  start, iteration, paste = programs
+  start, iteration, paste, later_index = programs
   guide = guide or _LevelGuide()
   start_key, key = _split(level_key, batched)
   colours = lambda x: x if channels in (None, x.shape[-1]) else (
       x[..., :channels])
   values = colours(inputs[index])
+  coarser_output, coarser_field = coarser
+  coarser.clear()
+  # The start's (queries, keys, field, indexes), held by this list alone:
+  # `consume_iterations` frees each once it is used.
   if coarsest:
-    queries, keys_video, field, indexes = start(
-        start_key, values, guide.start, guide.fixed, guide.key_valid)
+    started = list(start(start_key, values, guide.start, guide.fixed,
+                         guide.key_valid))
   else:
-    queries, keys_video, field, indexes = start(
-        coarser_output, coarser_field, colours(inputs[index + 1]), values,
-        guide.fixed, guide.key_valid)
-  output, field = pnn.run_iterations(
-      iteration, functools.partial(_fold_in, key, batched=batched), queries,
-      keys_video, values, field, options, indexes, guide.key_valid,
-      guide.fixed)
+    started = list(start(coarser_output, coarser_field,
+                         colours(inputs[index + 1]), values, guide.fixed,
+                         guide.key_valid))
+  del coarser_output, coarser_field
+  if drop_coarser_input:
+    inputs[index + 1] = None
+  output, field = pnn.consume_iterations(
+      iteration, functools.partial(_fold_in, key, batched=batched), started,
+      values, options, guide.key_valid, guide.fixed, later_index)
   if paste is not None:
     output = paste(output, guide.known)
   return output, field

@@ -4,9 +4,11 @@
     memory.check_fits(levels, channels, batch=num, config=config)
 
 `estimate_bytes` is the peak over levels of what stays resident while a
-level runs: the whole input pyramid, plus the level's keys, and for every
-variation its queries, output and field, plus the larger working set of the
-level's search (exact or PatchMatch) and of the median fold. On CPU a fixed
+level runs: the input pyramid down to the next coarser level (the coarser
+ones are freed once used), plus the level's keys, and for every variation
+its queries, output and field, plus the larger working set of the level's
+search (exact or PatchMatch) and of the median fold, or of the level's start
+while the coarser output and field are still held. On CPU a fixed
 cost for the process, its compilations and its compiled programs is added.
 
 Each formula is read off the code (generation.py, pnn.py, nn.py, patches.py,
@@ -27,7 +29,7 @@ Sizes are in bytes; arrays are float32 or int32 (4 bytes per value).
 
 import math
 import os
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import jax
 
@@ -82,8 +84,11 @@ def _grid(size: Sequence[int], patch_size: Sequence[int]) -> int:
   return math.prod(patches.grid_shape(size, patch_size))
 
 
-def _exact_bytes(level: generation.Level, channels: int, batch: int,
-                 chunk_size: int) -> int:
+Parts = dict[str, int]  # a named piece of the estimate -> bytes
+
+
+def _exact_parts(level: generation.Level, channels: int, batch: int,
+                 chunk_size: int) -> Parts:
   """Working set of the exact search (pnn._exact_field, nn._exact_nearest)."""
   dim = math.prod(level.patch_size) * channels
   queries = _grid(level.output_size, level.patch_size)
@@ -104,12 +109,13 @@ def _exact_bytes(level: generation.Level, channels: int, batch: int,
     padded_keys = -(-keys // key_chunk) * key_chunk
     reverse = padded_keys * dim + 2 * key_chunk * queries
     search = keys + max(reverse, search + chunk * keys)
-  per_item = queries * dim + search
-  return (batch * per_item + keys * dim) * _VALUE
+  return {'exact: unfolded queries': batch * queries * dim * _VALUE,
+          'exact: chunked search': batch * search * _VALUE,
+          'exact: unfolded keys': keys * dim * _VALUE}
 
 
-def _patchmatch_bytes(level: generation.Level, channels: int, batch: int,
-                      platform: str) -> int:
+def _patchmatch_parts(level: generation.Level, channels: int, batch: int,
+                      platform: str) -> Parts:
   """Working set of PatchMatch (patchmatch._patchmatch)."""
   pt = level.patch_size[0]
   patch_dim = math.prod(level.patch_size) * channels
@@ -125,22 +131,26 @@ def _patchmatch_bytes(level: generation.Level, channels: int, batch: int,
   # principal components and their centred copy, a few per-query arrays
   # (field, distances, neighbour corners), and the windows gathered for the
   # final exact re-score (two candidates per query, a block at a time).
-  per_item = (dim * (2 * queries + keys) + 2 * stacked +
-              2 * _PCA_SAMPLES * patch_dim + 4 * queries +
-              2 * _RESCORE_BLOCK * patch_dim)
-  total = batch * per_item
+  parts = {
+      'pm: query descriptors + conv output': batch * 2 * dim * queries,
+      'pm: key descriptors': batch * dim * keys,
+      'pm: stacked videos (2)': batch * 2 * stacked,
+      'pm: PCA samples (2)': batch * 2 * _PCA_SAMPLES * patch_dim,
+      'pm: per-query arrays (4)': batch * 4 * queries,
+      'pm: re-score windows': batch * 2 * _RESCORE_BLOCK * patch_dim,
+  }
   if batch > 1 and platform == 'cpu':
     # With a kernel per variation the descriptor convolution has 16 x batch
     # output channels, which XLA:CPU runs through an im2col matrix of whole
     # patches, outside XLA's buffers (measured: +0.65 GiB per variation at
     # 13x144x256): batch x queries x patch_dim floats for the queries,
     # keys x patch_dim for the keys.
-    total += max(batch * queries, keys) * patch_dim
-  return total * _VALUE
+    parts['pm: im2col (batch > 1)'] = max(batch * queries, keys) * patch_dim
+  return {name: n * _VALUE for name, n in parts.items()}
 
 
-def _median_fold_bytes(level: generation.Level, channels: int,
-                       batch: int) -> int:
+def _median_fold_parts(level: generation.Level, channels: int,
+                       batch: int) -> Parts:
   """Working set of the median fold (patches._fold_median)."""
   volume = math.prod(level.patch_size)
   voxels = math.prod(level.output_size) * channels
@@ -148,44 +158,162 @@ def _median_fold_bytes(level: generation.Level, channels: int,
   # counts, one offset's proposals and the rows they are read from, the
   # output being filled), and the P proposals of one block of unresolved
   # values with their indices. The values are copied once with a +inf row.
-  per_item = 6 * voxels + 2 * volume * _UNRESOLVED_BLOCK
-  return (batch * per_item) * _VALUE + _video_bytes(level.input_size,
-                                                    channels)
+  return {
+      'fold: whole-video arrays (6)': batch * 6 * voxels * _VALUE,
+      'fold: unresolved block': batch * 2 * volume * _UNRESOLVED_BLOCK * _VALUE,
+      'fold: values + inf row': _video_bytes(level.input_size, channels),
+  }
 
 
-def _level_bytes(level: generation.Level, channels: int, batch: int,
-                 chunk_size: int, platform: str) -> int:
-  """What one level adds to the pyramid while its step runs."""
-  values = _video_bytes(level.input_size, channels)
+def _level_parts(level: generation.Level, channels: int, batch: int,
+                 chunk_size: int, platform: str) -> tuple[Parts, Parts, Parts]:
+  """What one level adds to the pyramid while its step runs.
+
+  Returns:
+    (resident, search, fold) parts: the resident ones live through the
+    level; the search and the fold run one after the other, so only the
+    larger of the two counts.
+  """
   output = _video_bytes(level.output_size, channels)
   field = _grid(level.output_size, level.patch_size) * 3 * _VALUE
-  # generation._run: the keys (coarser level upscaled); per variation the
-  # queries and field (the iteration's arguments) and its output and field.
-  resident = values + batch * (2 * output + 2 * field)
-  if pnn.shares_key_indexes(level.search, level.num_iters):
-    # pnn.key_indexes: the later iterations' key descriptors are held
-    # through the level (the first iteration's are counted in the search).
-    dim = min(_DESCRIPTOR_DIM, math.prod(level.patch_size) * channels)
-    resident += dim * _grid(level.input_size, level.patch_size) * _VALUE
+  # generation._run_level: the keys (coarser level upscaled, freed after
+  # the first iteration); per variation the queries and field (the
+  # iteration's arguments) and its output and field. A level that shares
+  # its key index (pnn.key_indexes) holds one at a time
+  # (pnn.consume_iterations makes the later iterations' after the first),
+  # counted as the search's key descriptors.
+  resident = {
+      'keys (coarser input upscaled)': _video_bytes(level.input_size,
+                                                    channels),
+      'queries + output': batch * 2 * output,
+      'fields (in + out)': batch * 2 * field,
+  }
   if level.search == 'exact':
-    search = _exact_bytes(level, channels, batch, chunk_size)
+    search = _exact_parts(level, channels, batch, chunk_size)
   else:
-    search = _patchmatch_bytes(level, channels, batch, platform)
-  # The search and the fold run one after the other: the larger counts.
-  return resident + max(search, _median_fold_bytes(level, channels, batch))
+    search = _patchmatch_parts(level, channels, batch, platform)
+  return resident, search, _median_fold_parts(level, channels, batch)
 
 
-def _fixed_bytes(levels: Sequence[generation.Level], platform: str) -> int:
+def _fixed_parts(levels: Sequence[generation.Level], platform: str) -> Parts:
   """The process and its compiled programs: host memory, CPU only."""
   if platform != 'cpu':
-    return 0  # an accelerator's memory holds the arrays only
+    return {}  # an accelerator's memory holds the arrays only
   # Generation compiles its levels on a few threads at once: count the
   # costliest compilations that many at a time.
   workers = generation.compile_workers(len(levels))
   compiling = sorted((_COMPILE_BYTES[level.search] for level in levels),
                      reverse=True)[:workers]
   programs = sum(_PROGRAM_BYTES[level.search] for level in levels)
-  return _RUNTIME_BYTES + sum(compiling) + programs
+  return {'fixed: runtime': _RUNTIME_BYTES,
+          'fixed: compilations at once': sum(compiling),
+          'fixed: compiled programs': programs}
+
+
+def _fixed_bytes(levels: Sequence[generation.Level], platform: str) -> int:
+  return sum(_fixed_parts(levels, platform).values())
+
+
+def _held_bytes(level: generation.Level, channels: int, batch: int) -> int:
+  """A level's output and field, as its finer level holds them."""
+  return batch * (_video_bytes(level.output_size, channels) +
+                  _grid(level.output_size, level.patch_size) * 3 * _VALUE)
+
+
+class Breakdown(NamedTuple):
+  """`estimate_bytes` piece by piece (bytes), at the level of its peak.
+
+  Attributes:
+    peak_level: index of the level (0 = finest) where the peak is.
+    parts: (name, bytes) of everything counted there, before the margin;
+      the names say which term of the estimate each is.
+    fold_counted: whether the fold's working set (rather than the
+      search's) is the one counted at that level (the larger).
+    idle: (name, bytes) of the other of the two, listed but not counted.
+    margin: the `_SAFETY` margin on the arrays.
+    total: `estimate_bytes` of the same request: sum(parts) + margin.
+  """
+  peak_level: int
+  parts: tuple[tuple[str, int], ...]
+  fold_counted: bool
+  idle: tuple[tuple[str, int], ...]
+  margin: int
+  total: int
+
+
+def breakdown(levels: Sequence[generation.Level],
+              channels: int,
+              batch: int = 1,
+              *,
+              chunk_size: int = 1024,
+              platform: str | None = None,
+              layout_draws: int = 1,
+              guard_level: int = 1) -> Breakdown:
+  """The pieces of `estimate_bytes` (same arguments) at its peak level."""
+  if not levels:
+    raise ValueError('levels is empty: pass the plan of plan_levels')
+  if channels < 1 or batch < 1 or chunk_size < 1:
+    raise ValueError(f'channels, batch and chunk_size must be positive, got '
+                     f'{channels}, {batch} and {chunk_size}')
+  platform = jax.default_backend() if platform is None else platform
+  # While level i runs, the pyramid levels down to i + 1 are alive (the
+  # finest is the input's float32 device copy): generation._run drops each
+  # coarser level once the next finer level's start has read it. On CPU
+  # the caller's input and the staging copy made while moving it to the
+  # device stay alive too.
+  video = [_video_bytes(level.input_size, channels) for level in levels]
+  cpu_input = 2 * video[0] if platform == 'cpu' else 0
+  # The coarser level's output and field are held until the level's start
+  # has read them (1.6 GiB of a 6x3200x5700 output's finest level, which
+  # XLA's buffers of the level's programs do not show): during the start
+  # they sit next to its outputs and the first key index it makes.
+  held = [_held_bytes(level, channels, batch) for level in levels[1:]] + [0]
+  sizes, phases = [], []
+  for i, level in enumerate(levels):
+    resident, search, fold = _level_parts(level, channels, batch, chunk_size,
+                                          platform)
+    start = held[i] + dict(search).get('pm: key descriptors', 0)
+    work = max(sum(search.values()), sum(fold.values()), start)
+    phases.append('start' if work == start and start > 0 else
+                  'fold' if work == sum(fold.values()) else 'search')
+    sizes.append(sum(video[:i + 2]) + sum(resident.values()) + work)
+  peak = max(range(len(levels)), key=sizes.__getitem__)
+  resident, search, fold = _level_parts(levels[peak], channels, batch,
+                                        chunk_size, platform)
+  fold_counted = phases[peak] == 'fold'
+  arrays = {'pyramid (down to the next coarser level)':
+                sum(video[:peak + 2])}
+  if cpu_input:
+    arrays['input + staging copy'] = cpu_input
+  arrays.update(resident)
+  if phases[peak] == 'start':
+    counted, idle = {'coarser output + field held': held[peak],
+                     'pm: key descriptors': dict(search)[
+                         'pm: key descriptors']}, search
+  else:
+    counted, idle = (fold, search) if fold_counted else (search, fold)
+  arrays.update(counted)
+  if layout_draws > 1:
+    guarded = levels[max(len(levels) - 1 - guard_level, 0):]
+    kept = sum(_held_bytes(l, channels, batch) for l in guarded)
+    # The score (generation.layout_coherence): the guard level's unfolded
+    # keys, at most 4096 strided queries, and a 1024-query chunk of their
+    # distances to every key (nn.min_distance_to), per variation.
+    level = guarded[0]
+    dim = math.prod(level.patch_size) * channels
+    keys = _grid(level.input_size, level.patch_size)
+    score = batch * (keys * dim + 4096 * dim + 1024 * keys) * _VALUE
+    # Measured: a 2-level retarget guarded over both levels peaked 260 MiB
+    # above the unguarded estimate, mostly the score's compilation.
+    arrays['guard: kept draws + score'] = (
+        (layout_draws - 1) * kept + score +
+        (_COMPILE_BYTES['exact'] if platform == 'cpu' else 0))
+  fixed = _fixed_parts(levels, platform)
+  margin = int((_SAFETY - 1) * sum(arrays.values()))
+  parts = tuple(fixed.items()) + tuple(arrays.items())
+  total = int(sum(fixed.values()) + _SAFETY * sum(arrays.values()))
+  return Breakdown(peak, parts, fold_counted, tuple(idle.items()), margin,
+                   total)
 
 
 def estimate_bytes(levels: Sequence[generation.Level],
@@ -214,47 +342,12 @@ def estimate_bytes(levels: Sequence[generation.Level],
 
   Returns:
     An upper bound of the peak memory: the arrays (with a margin of
-    `_SAFETY`) plus, on CPU, the process's fixed costs.
+    `_SAFETY`) plus, on CPU, the process's fixed costs. `breakdown` lists
+    its pieces.
   """
-  if not levels:
-    raise ValueError('levels is empty: pass the plan of plan_levels')
-  if channels < 1 or batch < 1 or chunk_size < 1:
-    raise ValueError(f'channels, batch and chunk_size must be positive, got '
-                     f'{channels}, {batch} and {chunk_size}')
-  platform = jax.default_backend() if platform is None else platform
-  # Every pyramid level stays alive for the whole run (the finest is the
-  # input's float32 device copy); on CPU so do the caller's input and the
-  # staging copy made while moving it to the device.
-  pyramid = sum(_video_bytes(level.input_size, channels) for level in levels)
-  if platform == 'cpu':
-    pyramid += 2 * _video_bytes(levels[0].input_size, channels)
-  # generation._run holds the coarser level's output and field until the
-  # level returns: 1.6 GiB of a 6x3200x5700 output's finest level, which
-  # XLA's buffers of the level's programs do not show.
-  held = [batch * (_video_bytes(level.output_size, channels) +
-                   _grid(level.output_size, level.patch_size) * 3 * _VALUE)
-          for level in levels[1:]] + [0]  # level i holds level i + 1's
-  largest = max(_level_bytes(level, channels, batch, chunk_size, platform) +
-                coarser for level, coarser in zip(levels, held))
-  guard = 0
-  if layout_draws > 1:
-    guarded = levels[max(len(levels) - 1 - guard_level, 0):]
-    kept = sum(batch * (_video_bytes(l.output_size, channels) +
-                        _grid(l.output_size, l.patch_size) * 3 * _VALUE)
-               for l in guarded)
-    # The score (generation.layout_coherence): the guard level's unfolded
-    # keys, at most 4096 strided queries, and a 1024-query chunk of their
-    # distances to every key (nn.min_distance_to), per variation.
-    level = guarded[0]
-    dim = math.prod(level.patch_size) * channels
-    keys = _grid(level.input_size, level.patch_size)
-    score = batch * (keys * dim + 4096 * dim + 1024 * keys) * _VALUE
-    # Measured: a 2-level retarget guarded over both levels peaked 260 MiB
-    # above the unguarded estimate, mostly the score's compilation.
-    guard = ((layout_draws - 1) * kept + score +
-             (_COMPILE_BYTES['exact'] if platform == 'cpu' else 0))
-  return int(_fixed_bytes(levels, platform) +
-             _SAFETY * (pyramid + largest + guard))
+  return breakdown(levels, channels, batch, chunk_size=chunk_size,
+                   platform=platform, layout_draws=layout_draws,
+                   guard_level=guard_level).total
 
 
 def _read_int(path: str) -> int | None:

@@ -81,9 +81,9 @@ def _level_outputs(keys, video, config, searches, carry):
       program = program._replace(
           options=program.options._replace(search=search))
       programs = (generation._compiled_start(program, index == coarsest, True),
-                  pnn.compiled_iteration(program.options, True), None)
+                  pnn.compiled_iteration(program.options, True), None, None)
       outputs[search], fields[search] = generation._run_level(
-          programs, program.options, level_key, inputs, index, output, field,
-          index == coarsest, True)
+          programs, program.options, level_key, inputs, index,
+          [output, field], index == coarsest, True)
     yield levels[index], outputs, inputs[index]
     output, field = outputs[carry], fields[carry]

@@ -134,8 +134,9 @@ def shares_key_indexes(search: str, num_iters: int) -> bool:
 
 
 def key_indexes(
-    keys: jax.Array, values: jax.Array, options: StepOptions
-) -> tuple[patchmatch.KeyIndex, patchmatch.KeyIndex] | None:
+    keys: jax.Array, values: jax.Array, options: StepOptions, *,
+    later: bool = True
+) -> tuple[patchmatch.KeyIndex, patchmatch.KeyIndex | None] | None:
   """PatchMatch's key index of a level's first iteration and of the others.
 
   Computed once per keys video, not once per iteration: the later iterations
@@ -148,16 +149,28 @@ def key_indexes(
     keys: [Tk, Hk, Wk, C] K of the first iteration.
     values: [Tk, Hk, Wk, C] V.
     options: static options.
+    later: False leaves the later iterations' index out (None), for
+      `consume_iterations` to make after the first iteration: the two
+      indexes are then never held together (16 floats per key patch each,
+      151 MiB at 13x360x640).
 
   Returns:
-    (index of `keys`, index of the later iterations' keys), or None.
+    (index of `keys`, index of the later iterations' keys or None), or None.
   """
   if not shares_key_indexes(options.search, options.num_iters):
     return None
-  index = functools.partial(patchmatch.key_index,
-                            patch_size=options.patch_size)
-  first = index(keys)
-  return first, first if options.keys_rule == 'gpnn' else index(values)
+  first = compiled_key_index(options)(keys)
+  if not later:
+    return first, None
+  return first, first if options.keys_rule == 'gpnn' else (
+      compiled_key_index(options)(values))
+
+
+@functools.lru_cache(maxsize=None)
+def compiled_key_index(options: StepOptions):
+  """The jitted `fn(keys [Tk, Hk, Wk, C]) -> patchmatch.KeyIndex`."""
+  return jax.jit(functools.partial(patchmatch.key_index,
+                                   patch_size=options.patch_size))
 
 
 def key_index_shape(keys_size: Sequence[int], channels: int,
@@ -302,7 +315,33 @@ def run_iterations(iteration, iteration_key, queries, keys, values, field,
   Returns:
     (output, field) after the last iteration.
   """
-  output = queries
+  return consume_iterations(iteration, iteration_key,
+                            [queries, keys, field, indexes], values, options,
+                            key_valid, fixed)
+
+
+def consume_iterations(iteration, iteration_key, start: list, values,
+                       options: StepOptions, key_valid=None, fixed=None,
+                       later_index=None) -> tuple[jax.Array, jax.Array]:
+  """`run_iterations` that frees its start as soon as it is used.
+
+  Args:
+    iteration, iteration_key, values, options, key_valid, fixed: as in
+      `run_iterations`.
+    start: [queries, keys, field, indexes] as in `run_iterations`; emptied
+      here. Where the caller holds no other reference, the first queries and
+      field are freed once the first iteration has read them, and with
+      'vgpnn' so are the first keys and their key index (the later
+      iterations search V). `indexes` may be `key_indexes(..., later=False)`:
+      the later iterations' index is then made after the first iteration.
+    later_index: `compiled_key_index(options)` or a program compiled from
+      it, to make that index; None: `compiled_key_index(options)`.
+
+  Returns:
+    (output, field) after the last iteration.
+  """
+  output, keys, field, indexes = start
+  start.clear()
   for i in range(options.num_iters):
     # 'vgpnn': K becomes V after the first iteration (the output is now as
     # sharp as V); 'gpnn': K stays.
@@ -311,6 +350,22 @@ def run_iterations(iteration, iteration_key, queries, keys, values, field,
     output, field = iteration(iteration_key(i), output, iteration_keys,
                               values, field, jnp.int32(i), index, key_valid,
                               fixed)
+    del iteration_keys, index
+    if i == 0 and options.keys_rule == 'vgpnn':
+      keys = None
+    if i == 0 and indexes is not None:
+      if options.keys_rule == 'gpnn':
+        indexes = (None, indexes[0] if indexes[1] is None else indexes[1])
+      elif indexes[1] is not None:
+        indexes = (None, indexes[1])
+      else:
+        indexes = None  # the first index is freed before the values' is made
+        # Wait for the first iteration: run at once (XLA:CPU runs
+        # independent programs concurrently), its working set and the
+        # index's would be alive together.
+        jax.block_until_ready(output)
+        make = later_index or compiled_key_index(options)
+        indexes = (None, make(values))
   return output, field
 
 
