@@ -32,6 +32,7 @@ from typing import Any, NamedTuple, Sequence
 import numpy as np
 
 from vgpnn_jax import errors
+from vgpnn_jax import sizes
 
 VIDEO_EXTENSIONS = ('.mp4', '.avi', '.mkv', '.mov', '.webm', '.mj2', '.gif')
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp')
@@ -207,15 +208,6 @@ def _read_image(path: pathlib.Path) -> np.ndarray:
     ) from None
 
 
-def _scaled_hw(hw: tuple[int, int],
-               max_size: int | None) -> tuple[int, int]:
-  """The (height, width) `read_video(max_size=...)` gives frames of `hw`."""
-  height, width = hw
-  if max_size is None or height <= max_size:
-    return height, width
-  return max_size, max(1, math.floor(width * max_size / height + 0.5))
-
-
 class _Assembler:
   """Collects uint8 frames `[H, W, 3]` into a float32 video `[T, H, W, 3]`.
 
@@ -245,7 +237,7 @@ class _Assembler:
     if self._in_hw is None:
       self._in_hw = hw
       height, width = hw
-      self._out_hw = _scaled_hw(hw, self._max_size)
+      self._out_hw = sizes.scaled_to_max_size(hw, self._max_size)
       self._chunk_len = max(1, _CHUNK_BYTES // (height * width * 3 * 4))
     elif hw != self._in_hw:
       raise errors.InputError(
@@ -388,7 +380,7 @@ def read_size(
   frames = len(range(info.num_frames)[start:stop:step])
   if frames == 0:
     raise _no_frames_error(path, start, stop, step, info.num_frames)
-  height, width = _scaled_hw((info.height, info.width), max_size)
+  height, width = sizes.scaled_to_max_size((info.height, info.width), max_size)
   return (frames, height, width), info.fps / abs(step)
 
 
@@ -885,7 +877,7 @@ _GRID_BACKGROUND = 1.0  # white separators
 def _resize_nearest(video: np.ndarray, height: int) -> np.ndarray:
   """Nearest-neighbour resize of `video: [T, H, W, 3]` to `height` rows."""
   _, h, w, _ = video.shape
-  width = max(1, math.floor(w * height / h + 0.5))
+  width = sizes.width_at_height((h, w), height)
   if (h, w) == (height, width):
     return video
   rows = np.minimum(((np.arange(height) + 0.5) * h / height).astype(int), h - 1)
@@ -1180,7 +1172,7 @@ def _mask_size_matches(mask_hw: tuple[int, int], hw: tuple[int, int]) -> bool:
   (h, w), (height, width) = mask_hw, hw
   if abs(h * width - w * height) <= _MASK_ASPECT_TOLERANCE * w * height:
     return True
-  return width == max(1, math.floor(w * height / h + 0.5))
+  return width == sizes.width_at_height((h, w), height)
 
 
 def _check_size(size: Any) -> tuple[int, int, int]:

@@ -37,6 +37,7 @@ from vgpnn_jax import errors
 from vgpnn_jax import generation
 from vgpnn_jax import patches
 from vgpnn_jax import pnn
+from vgpnn_jax import sizes as sizes_lib
 
 _VALUE = 4  # bytes per float32 / int32 value
 
@@ -566,12 +567,13 @@ def check_fits(levels: Sequence[generation.Level],
   def plan(size):
     return _replan(levels, size, config, channels)
 
-  def scaled_width(new_height):  # as io.read_video(max_size=...) does
-    return max(1, math.floor(width * new_height / height + 0.5))
+  def read_at(new_height):  # the size read_video(max_size=new_height) gives
+    return (frames, new_height,
+            sizes_lib.width_at_height((height, width), new_height))
 
   fixes = []
-  max_height = _largest_fitting(
-      lambda h: plan((frames, h, scaled_width(h))), fits, 1, height - 1)
+  max_height = _largest_fitting(lambda h: plan(read_at(h)), fits, 1,
+                                height - 1)
   if max_height is not None:
     fixes.append(f'a smaller --max-size (e.g. {max_height})')
   max_frames = _largest_fitting(lambda t: plan((t, height, width)), fits, 1,
