@@ -1411,6 +1411,47 @@ def seconds_left(level_seconds: Sequence[float],
   return a * rest.size + b * float(rest.sum())
 
 
+class LevelClock:
+  """When each level of a generation ended, and the time left from that.
+
+  Shared by the progress printers (`Timer`, `progress.Bar`): call
+  `level_done` from the progress callback.
+  """
+
+  def __init__(self, levels: Sequence[Level] | None = None):
+    """`levels`: the plan (`plan_levels`, finest first), for the time left;
+    the clock starts now."""
+    self.work = None if levels is None else level_work(levels)
+    self._start = self._last = time.perf_counter()
+    self._seconds = []  # what each level of this generation took
+
+  @property
+  def elapsed(self) -> float:
+    """Seconds from the start to the end of the last level."""
+    return self._last - self._start
+
+  def level_done(self, done: int, num_levels: int,
+                 output: jax.Array) -> float | None:
+    """Records level `done` (0 = coarsest) once `output` is ready.
+
+    Returns:
+      `seconds_left` of the levels after it, or None where it is not known:
+      without the plan or for another plan, after the first level (one
+      level fits no fixed cost apart from a cost per voxel) and after the
+      last.
+    """
+    jax.block_until_ready(output)
+    now = time.perf_counter()
+    if done == 0:
+      self._seconds = []  # a new generation
+    self._seconds.append(now - self._last)
+    self._last = now
+    if (self.work is not None and len(self.work) == num_levels and
+        0 < done < num_levels - 1 and len(self._seconds) == done + 1):
+      return seconds_left(self._seconds, self.work)
+    return None
+
+
 class Timer:
   """Progress printer: `level i of n, size, time so far` after each level,
   and with the plan, the time left.
@@ -1421,27 +1462,15 @@ class Timer:
 
   def __init__(self, print_fn=print, levels: Sequence[Level] | None = None):
     """`levels`: the plan (`plan_levels`, finest first), for the time left."""
-    self._start = time.perf_counter()
     self._print = print_fn
-    self._work = None if levels is None else level_work(levels)
-    self._last = self._start  # when the previous level ended
-    self._seconds = []  # what each level of this generation took
+    self._clock = LevelClock(levels)
 
   def __call__(self, done: int, num_levels: int, level: Level,
                output: jax.Array) -> None:
-    jax.block_until_ready(output)
-    now = time.perf_counter()
-    elapsed = now - self._start
-    if done == 0:
-      self._seconds = []  # a new generation
-    self._seconds.append(now - self._last)
-    self._last = now
+    left = self._clock.level_done(done, num_levels, output)
     t, h, w = level.output_size
     search = level.search + ('' if level.alpha is None else ' + alpha')
-    left = ''
-    if (self._work is not None and len(self._work) == num_levels and
-        0 < done < num_levels - 1 and len(self._seconds) == done + 1):
-      left = f', about {seconds_left(self._seconds, self._work):.0f} s left'
+    left = '' if left is None else f', about {left:.0f} s left'
     self._print(f'  level {done + 1:2d} of {num_levels}: {t}x{h}x{w} '
                 f'({search}, {level.num_iters} iter) '
-                f'{elapsed:7.1f} s{left}')
+                f'{self._clock.elapsed:7.1f} s{left}')

@@ -16,7 +16,6 @@ notebook's captured output), `progress_for` gives the plain lines of
 """
 
 import sys
-import time
 from typing import Sequence, TextIO
 
 import jax
@@ -41,9 +40,8 @@ class Bar:
   def __init__(self, levels: Sequence[generation.Level], *,
                stream: TextIO | None = None, desc: str = 'generating'):
     """`levels`: the plan (finest first); `stream`: default sys.stderr."""
-    self._work = generation.level_work(levels)
-    self._last = time.perf_counter()  # when the previous level ended
-    self._seconds = []  # what each level took
+    self._clock = generation.LevelClock(levels)
+    self._work = self._clock.work
     self._bar = tqdm.tqdm(
         total=sum(self._work), desc=desc, file=stream or sys.stderr,
         bar_format=_BAR_FORMAT, dynamic_ncols=True,
@@ -51,15 +49,11 @@ class Bar:
 
   def __call__(self, done: int, num_levels: int, level: generation.Level,
                output: jax.Array) -> None:
-    jax.block_until_ready(output)
-    now = time.perf_counter()
-    self._seconds.append(now - self._last)
-    self._last = now
+    left = self._clock.level_done(done, num_levels, output)
     t, h, w = level.output_size
     postfix = f'level {done + 1} of {num_levels} ({t}x{h}x{w})'
     if num_levels == len(self._work):
-      if 0 < done < num_levels - 1 and len(self._seconds) == done + 1:
-        left = generation.seconds_left(self._seconds, self._work)
+      if left is not None:
         postfix += f', about {left:.0f} s left'
       self._bar.set_postfix_str(postfix, refresh=False)
       self._bar.update(self._work[done])
