@@ -409,6 +409,80 @@ def _candidate(corners: jax.Array, delta: jax.Array, values: jax.Array,
                        for a in (-1, 0, 1) for b in (-1, 0, 1)])
 
 
+def _start_guess(corners: jax.Array, delta: jax.Array, values: jax.Array,
+                 patch_size: PatchSize,
+                 guess: jax.Array | None) -> jax.Array:
+  """The median fold's candidates: `guess`, `_candidate` where it is NaN."""
+  candidate = _candidate(corners, delta, values, patch_size)
+  if guess is None:
+    return candidate
+  return jnp.where(jnp.isnan(guess), candidate, guess.astype(candidate.dtype))
+
+
+def _proposal_gatherer(corners: jax.Array, delta: jax.Array,
+                       values_ext: jax.Array, patch_size: PatchSize,
+                       weights: jax.Array | None = None):
+  """`fn(value_id) -> (voxel, proposals, weights)` for the exact selection.
+
+  Args:
+    corners: [nT, nH, nW] int32, per patch, a flat row index into `values`.
+    delta: [P] int32, per patch offset (unfold order), added to `corners`.
+    values_ext: [N+1, C] the flat values, then a +inf row (`_with_fill_row`)
+      that missing patches propose.
+    patch_size: (pt, ph, pw).
+    weights: optional [nT, nH, nW] per patch weights.
+
+  Returns:
+    A function of [B] int32 flat (voxel, channel) ids into the folded
+    [T, H, W, C] video, giving their [B] flat voxel ids, their [P, B]
+    proposals and, with `weights`, the [P, B] weights of the proposing
+    patches (0 for missing ones; else None).
+  """
+  grid = corners.shape
+  out_size = tuple(n + p - 1 for n, p in zip(grid, patch_size))
+  channels = values_ext.shape[-1]
+  num_offsets = int(np.prod(patch_size))
+  # The corner of the patch covering voxel v at offset d is one flat look-up
+  # at v - d in the padded corners.
+  padded = tuple(n + 2 * (p - 1) for n, p in zip(grid, patch_size))
+  padded_corners = _padded_corners(corners, patch_size).reshape(-1)
+  offset_flat = jnp.asarray(ravel_index(patch_offsets(patch_size).T, padded),
+                            jnp.int32)
+  # Proposals of missing patches read the appended +inf row.
+  missing = (values_ext.shape[0] - 1) * channels
+  values_flat = values_ext.reshape(-1)
+  padded_weights = None if weights is None else jnp.pad(
+      weights, [(p - 1, p - 1) for p in patch_size]).reshape(-1)
+
+  def gather(value_id):
+    block = value_id.shape[0]
+    voxel = jax.lax.div(value_id, jnp.int32(channels))
+    channel = jax.lax.rem(value_id, jnp.int32(channels))
+    position = unravel_index(voxel, out_size)
+    # v in the padded corners.
+    base = ravel_index([x + p - 1 for x, p in zip(position, patch_size)],
+                       padded)
+
+    # Row by row: on XLA:CPU 1.5x faster than one [P, B] gather.
+    def gather_offset(p, state):
+      at = base - offset_flat[p]
+      corner = padded_corners[at]
+      index = jnp.where(corner >= 0, (corner + delta[p]) * channels + channel,
+                        missing)
+      proposals = state[0].at[p].set(values_flat[index])
+      if padded_weights is None:
+        return (proposals,)
+      return proposals, state[1].at[p].set(padded_weights[at])
+
+    empty = jnp.empty((num_offsets, block), values_ext.dtype)
+    state = jax.lax.fori_loop(
+        0, num_offsets, gather_offset,
+        (empty,) if padded_weights is None else (empty, empty))
+    return voxel, state[0], state[1] if len(state) > 1 else None
+
+  return gather
+
+
 def _fold_median(corners: jax.Array, delta: jax.Array, values: jax.Array,
                  patch_size: PatchSize,
                  guess: jax.Array | None = None,
@@ -445,13 +519,8 @@ def _fold_median(corners: jax.Array, delta: jax.Array, values: jax.Array,
   grid = corners.shape
   out_size = tuple(n + p - 1 for n, p in zip(grid, patch_size))
   channels = values.shape[-1]
-  offsets = patch_offsets(patch_size)
   rank = (_coverage_counts(grid, patch_size) - 1) // 2
-
-  candidate = _candidate(corners, delta, values, patch_size)  # [T, H, W, C]
-  if guess is not None:
-    candidate = jnp.where(jnp.isnan(guess), candidate,
-                          guess.astype(candidate.dtype))
+  candidate = _start_guess(corners, delta, values, patch_size, guess)
 
   # Counts of proposals below (low 16 bits) and at most (high 16 bits) the
   # candidate, packed in one array: both are at most P < 2^15. Missing
@@ -473,36 +542,11 @@ def _fold_median(corners: jax.Array, delta: jax.Array, values: jax.Array,
   # Exact selection for the rest: flat (voxel, channel) ids, compacted into
   # blocks, so that a voxel whose channels the check resolved but one gathers
   # one channel.
-  num_values = int(np.prod(out_size)) * channels
-  # The corner of the patch covering voxel v at offset d is one flat look-up
-  # at v - d in the padded corners.
-  padded = tuple(n + 2 * (p - 1) for n, p in zip(grid, patch_size))
-  padded_corners = _padded_corners(corners, patch_size).reshape(-1)
-  offset_flat = jnp.asarray(ravel_index(offsets.T, padded), jnp.int32)
-  # Proposals of missing patches read the appended +inf row.
-  missing = values.shape[0] * channels
-  values_flat = values_ext.reshape(-1)
+  gather = _proposal_gatherer(corners, delta, values_ext, patch_size)
   flat_rank = rank.reshape(-1)
 
   def select(value_id):
-    block = value_id.shape[0]
-    voxel = jax.lax.div(value_id, jnp.int32(channels))
-    channel = jax.lax.rem(value_id, jnp.int32(channels))
-    position = unravel_index(voxel, out_size)
-    # v in the padded corners.
-    base = ravel_index([x + p - 1 for x, p in zip(position, patch_size)],
-                       padded)
-
-    # Row by row: on XLA:CPU 1.5x faster than one [P, B] gather.
-    def gather_offset(p, proposals):
-      corner = padded_corners[base - offset_flat[p]]
-      index = jnp.where(corner >= 0, (corner + delta[p]) * channels + channel,
-                        missing)
-      return proposals.at[p].set(values_flat[index])
-
-    proposals = jax.lax.fori_loop(
-        0, offsets.shape[0], gather_offset,
-        jnp.empty((offsets.shape[0], block), values.dtype))
+    voxel, proposals, _ = gather(value_id)
     return _select_block(proposals, flat_rank[voxel])
 
   output = set_where(~resolved.reshape(-1), select, candidate.reshape(-1),
@@ -516,17 +560,13 @@ def _fold_weighted_median(corners, delta, values, patch_size, guess,
   grid = corners.shape
   out_size = tuple(n + p - 1 for n, p in zip(grid, patch_size))
   channels = values.shape[-1]
-  offsets = patch_offsets(patch_size)
   weights = weights.astype(values.dtype)
   weight_at = _offset_weights(weights, patch_size, out_size)
   half = 0.5 * jax.lax.fori_loop(
-      0, offsets.shape[0], lambda p, acc: acc + weight_at(p)[..., 0],
+      0, int(np.prod(patch_size)), lambda p, acc: acc + weight_at(p)[..., 0],
       jnp.zeros(out_size, values.dtype))
 
-  candidate = _candidate(corners, delta, values, patch_size)
-  if guess is not None:
-    candidate = jnp.where(jnp.isnan(guess), candidate,
-                          guess.astype(candidate.dtype))
+  candidate = _start_guess(corners, delta, values, patch_size, guess)
   values_ext = _with_fill_row(values, jnp.inf)
   # The weight of the proposals below and at most the candidate.
   below = _sum_over_offsets(
@@ -539,35 +579,11 @@ def _fold_weighted_median(corners, delta, values, patch_size, guess,
       jnp.zeros(out_size + (channels,), values.dtype))
   resolved = (below < half[..., None]) & (at_most >= half[..., None])
 
-  padded = tuple(n + 2 * (p - 1) for n, p in zip(grid, patch_size))
-  padded_corners = _padded_corners(corners, patch_size).reshape(-1)
-  padded_weights = jnp.pad(weights,
-                           [(p - 1, p - 1) for p in patch_size]).reshape(-1)
-  offset_flat = jnp.asarray(ravel_index(offsets.T, padded), jnp.int32)
-  missing = values.shape[0] * channels
-  values_flat = values_ext.reshape(-1)
+  gather = _proposal_gatherer(corners, delta, values_ext, patch_size, weights)
   flat_half = half.reshape(-1)
 
   def select(value_id):
-    block = value_id.shape[0]
-    voxel = jax.lax.div(value_id, jnp.int32(channels))
-    channel = jax.lax.rem(value_id, jnp.int32(channels))
-    position = unravel_index(voxel, out_size)
-    base = ravel_index([x + p - 1 for x, p in zip(position, patch_size)],
-                       padded)
-
-    def gather_offset(p, state):
-      proposals, weight = state
-      at = base - offset_flat[p]
-      corner = padded_corners[at]
-      index = jnp.where(corner >= 0, (corner + delta[p]) * channels + channel,
-                        missing)
-      return (proposals.at[p].set(values_flat[index]),
-              weight.at[p].set(padded_weights[at]))
-
-    empty = jnp.empty((offsets.shape[0], block), values.dtype)
-    proposals, weight = jax.lax.fori_loop(0, offsets.shape[0], gather_offset,
-                                          (empty, empty))
+    voxel, proposals, weight = gather(value_id)
     return _select_block(proposals, flat_half[voxel], weight)
 
   output = set_where(~resolved.reshape(-1), select, candidate.reshape(-1),
