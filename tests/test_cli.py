@@ -221,6 +221,30 @@ def test_dry_run_plans_without_decoding_the_input(tmp_path, video_path,
           capsys.readouterr().out)
 
 
+def test_dry_run_of_a_request_too_large_shows_the_plan_then_refuses(
+    tmp_path, video_path, capsys, monkeypatch):
+  from vgpnn_jax import memory  # pylint: disable=g-import-not-at-top
+  monkeypatch.setattr(memory, 'available_bytes', lambda: 2**20)  # 1 MiB
+  out = tmp_path / 'out'
+  assert cli.main(['generate', str(video_path), '--out', str(out),
+                   '--dry-run'] + _FAST) == cli.EXIT_BAD_INPUT
+  printed = capsys.readouterr()
+  # The plan (level rows and the estimate) comes first, then the refusal
+  # with a smaller request to try; no time estimate, nothing written.
+  rows = [line for line in printed.out.splitlines()
+          if line[:5].strip().isdigit()]
+  assert len(rows) == 2 and 'memory estimate: ' in printed.out
+  assert 'time estimate' not in printed.out
+  assert printed.err.startswith('error: this request needs about ')
+  assert not out.exists()
+  # Without --dry-run the same request is refused before anything is shown.
+  assert cli.main(['generate', str(video_path), '--out', str(out)] +
+                  _FAST) == cli.EXIT_BAD_INPUT
+  printed = capsys.readouterr()
+  assert 'memory estimate' not in printed.out
+  assert printed.err.startswith('error: this request needs about ')
+
+
 def test_verbose_prints_the_devices_and_plan_before_generating(
     tmp_path, video_path, capsys):
   out = tmp_path / 'out'

@@ -606,6 +606,8 @@ class _GenerateJob(NamedTuple):
   stale: list[pathlib.Path]  # outputs to remove (--overwrite)
   batch: int = 1  # variations generated at once (memory.largest_batch)
   shape: tuple = ()  # (T, H, W, 3) of the input as read
+  # --dry-run only: why the request cannot fit, printed after the plan.
+  refusal: Exception | None = None
 
 
 def _generate_overrides(args: argparse.Namespace) -> dict:
@@ -641,7 +643,9 @@ def _plan_generate(args: argparse.Namespace, path: str | pathlib.Path,
   """Reads one input and plans its outputs in `out_dir` (`_plan_outputs`;
   `sources`: the inputs no output may replace); refuses what cannot fit.
   `read=False` (--dry-run) plans from the input's size alone (`io.read_size`:
-  a long clip is not decoded) and leaves `video` None."""
+  a long clip is not decoded), leaves `video` None and keeps a memory
+  refusal in `refusal`, so that the plan it refuses can still be shown."""
+  from vgpnn_jax import errors  # pylint: disable=g-import-not-at-top
   from vgpnn_jax import generation  # pylint: disable=g-import-not-at-top
   from vgpnn_jax import io  # pylint: disable=g-import-not-at-top
   from vgpnn_jax import memory  # pylint: disable=g-import-not-at-top
@@ -661,14 +665,20 @@ def _plan_generate(args: argparse.Namespace, path: str | pathlib.Path,
   # Refuse up front, with a smaller request to try, what cannot fit even one
   # at a time (before listing --num output paths: --num 100000000 took
   # minutes there); a --num too large at once is made in batches that fit.
-  batch = memory.largest_batch(levels, shape[3], args.num,
-                               chunk_size=config.chunk_size, config=config)
+  refusal = None
+  try:
+    batch = memory.largest_batch(levels, shape[3], args.num,
+                                 chunk_size=config.chunk_size, config=config)
+  except errors.InputError as e:
+    if read:
+      raise
+    refusal, batch = e, 0
   memory.check_outputs_fit(args.num, levels[0].output_size, shape[3])
   paths, stale = _plan_outputs(args, out_dir, 'variation',
                                levels[0].output_size[0], sources,
                                keep_existing)
   return _GenerateJob(video, fps, config, levels, paths, stale, batch,
-                      tuple(shape))
+                      tuple(shape), refusal)
 
 
 def _describe(job: _GenerateJob, num: int) -> str:
@@ -792,6 +802,8 @@ def _run_generate(args: argparse.Namespace) -> int:
     print(f'input {args.input}: {_describe(job, args.num)}')
     print(_plan_table(job.levels, job.shape[3], args.num, job.config,
                       job.paths, verb='would write'))
+    if job.refusal is not None:
+      raise job.refusal  # the plan shown, then why it cannot run (exit 2)
     print(_time_estimate(job, args.num))
     return 0
   say(f'input {args.input}: {_describe(job, args.num)}')
