@@ -93,6 +93,23 @@ def parse_alpha(text: str) -> float | str:
   return value
 
 
+def parse_hosts(text: str) -> tuple:
+  """`--hosts`: 'COORDINATOR,N,I' -> (coordinator, N, I); 'auto' -> ()."""
+  if text.strip().lower() == 'auto':
+    return ()
+  parts = text.split(',')
+  try:
+    coordinator, num, index = parts[0].strip(), int(parts[1]), int(parts[2])
+    if len(parts) != 3 or ':' not in coordinator or not 0 <= index < num:
+      raise ValueError
+  except (ValueError, IndexError):
+    raise argparse.ArgumentTypeError(
+        f'--hosts takes HOST:PORT,N,I (the coordinator, process 0, and '
+        f'this process\'s index I of N, 0 <= I < N) or "auto", got '
+        f'{text!r}') from None
+  return coordinator, num, index
+
+
 def alpha_overrides(value: float | str | None) -> dict:
   """`Config` overrides for a `parse_alpha` value; None: the library's."""
   if value is None:
@@ -280,6 +297,13 @@ def _build_parser() -> argparse.ArgumentParser:
       'broken or repeated objects, a little less variety, more time at the '
       'coarse levels; default 2 for videos, 1 for images; 1 turns it off, '
       'and so does --noise 0 (experiments/results/structure_guard.md)')
+  gen.add_argument(
+      '--hosts', type=parse_hosts, default=None, metavar='HOST:PORT,N,I',
+      help='spread the variations over N machines: start the same command '
+      'on each, with its own index I (0 .. N-1) and HOST:PORT of process 0; '
+      '"auto" where JAX detects the cluster (Cloud TPU, SLURM). Each process '
+      'writes only its own share of the variations, process 0 the grid; '
+      '--num must be a multiple of the devices of all hosts')
   _add_format_options(gen)
   _add_reporting_options(gen)
 
@@ -742,20 +766,76 @@ def _generate(args: argparse.Namespace, job: _GenerateJob, say):
   """The `[N, T, H, W, 3]` outputs of a planned input, as a NumPy array;
   `say` prints the progress per level. The keys come from --seed and --num
   alone, so every input of a folder gets the keys a run on it alone gets."""
-  import jax  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
   from vgpnn_jax import generation  # pylint: disable=g-import-not-at-top
+  from vgpnn_jax import sharding  # pylint: disable=g-import-not-at-top
   _enable_compilation_cache()
   keys = _seed_keys(args.seed, args.num)
-  if job.batch < args.num:
+  batch = _batch_size(args, job)
+  if batch < args.num:
     say(f'{args.num} variations do not fit in memory at once: '
-        f'{-(-args.num // job.batch)} batches of at most {job.batch}')
+        f'{-(-args.num // batch)} batches of at most {batch}')
+  place = sharding.shard_keys if _on_hosts(args) else (lambda keys: keys)
   outputs = [
-      np.asarray(jax.device_get(generation.generate_batch(
-          keys[start:start + job.batch], job.video, job.config,
-          progress=_progress(args, say, job.levels))))
-      for start in range(0, args.num, job.batch)]
+      sharding.gather(generation.generate_batch(
+          place(keys[start:start + batch]), job.video, job.config,
+          progress=_progress(args, say, job.levels)))
+      for start in range(0, args.num, batch)]
   return np.concatenate(outputs)
+
+
+def _on_hosts(args: argparse.Namespace) -> bool:
+  return getattr(args, 'hosts', None) is not None
+
+
+def _batch_size(args: argparse.Namespace, job: _GenerateJob) -> int:
+  """Variations made per call: what fits (`job.batch`); with --hosts that
+  many per process, in multiples of all the hosts' devices."""
+  if not _on_hosts(args):
+    return job.batch
+  import jax  # pylint: disable=g-import-not-at-top
+  devices = jax.device_count()
+  return max(devices, min(args.num, job.batch * jax.process_count()) //
+             devices * devices)
+
+
+def _join_hosts(args: argparse.Namespace) -> None:
+  """With --hosts, joins the other processes and checks --num fits them."""
+  import jax  # pylint: disable=g-import-not-at-top
+  from vgpnn_jax import errors  # pylint: disable=g-import-not-at-top
+  from vgpnn_jax import sharding  # pylint: disable=g-import-not-at-top
+  try:
+    sharding.join_hosts(*args.hosts)
+  except (RuntimeError, ValueError) as e:
+    reason = str(e).strip().split('\n')[0]
+    raise errors.InputError(
+        f'--hosts: could not join the other processes ({reason}); start the '
+        f'same command on every host, each with its own index, and check '
+        f'that process 0 can be reached at the coordinator\'s address') from e
+  devices = jax.device_count()
+  if args.num % devices:
+    raise errors.InputError(
+        f'--num {args.num} cannot be split evenly over the {devices} devices '
+        f'of {jax.process_count()} processes; ask for a multiple of '
+        f'{devices}')
+
+
+def _host_share(args: argparse.Namespace, job: _GenerateJob):
+  """(paths, lead): the paths this process writes with --hosts (its
+  variations, and on process 0 the grid and sheet; None: all of them), and
+  whether it is the lead process (process 0, or the only one)."""
+  if not _on_hosts(args):
+    return None, True
+  import jax  # pylint: disable=g-import-not-at-top
+  from vgpnn_jax import sharding  # pylint: disable=g-import-not-at-top
+  batch = _batch_size(args, job)
+  owned = [start + i for start in range(0, args.num, batch)
+           for i in sharding.owned_indices(min(batch, args.num - start))]
+  only = {job.paths[i] for i in owned}
+  lead = jax.process_index() == 0
+  if lead:
+    only.update(job.paths[args.num:])
+  return only, lead
 
 
 def _progress(args: argparse.Namespace, say, levels):
@@ -789,9 +869,15 @@ def _run_generate(args: argparse.Namespace) -> int:
       raise errors.InputError(
           f'{flag} one input; give it one video of the folder (or run '
           f'evaluate on the outputs of each)')
+    if _on_hosts(args):
+      from vgpnn_jax import errors  # pylint: disable=g-import-not-at-top
+      raise errors.InputError('--hosts runs one input; give it one video of '
+                              'the folder')
     from vgpnn_jax import batch  # pylint: disable=g-import-not-at-top
     return batch.run_folder(args, _generate_overrides(args))
   _check_not_empty(args.input)
+  if _on_hosts(args) and not args.dry_run:
+    _join_hosts(args)  # before any other use of JAX
   say = (lambda *a: None) if args.quiet else print
   out_dir = io.check_writable_dir(args.out)
   overrides = _generate_overrides(args)
@@ -810,10 +896,14 @@ def _run_generate(args: argparse.Namespace) -> int:
   _say_plan(args, job.levels, job.shape[3], job.config, job.paths)
   outputs = _generate(args, job, say)
   gen_seconds = time.perf_counter() - start
-  _write_results(out_dir, job.paths, job.stale, outputs, [job.video],
-                 job.fps, start, gen_seconds, 'the input beside the outputs',
-                 'variation', crf=args.crf)
-  _report(args, job.video, outputs, job.paths, args.input)
+  only, lead = _host_share(args, job)
+  # Only the lead process removes stale outputs and reports.
+  _write_results(out_dir, job.paths, job.stale if lead else [], outputs,
+                 [job.video], job.fps, start, gen_seconds,
+                 'the input beside the outputs', 'variation', crf=args.crf,
+                 only=only)
+  if lead:
+    _report(args, job.video, outputs, job.paths, args.input)
   return 0
 
 
@@ -1124,13 +1214,22 @@ def _write_outputs(paths, stale, outputs, panels, fps, only=None,
 
 
 def _write_results(out_dir, paths, stale, outputs, panels, fps, start,
-                   gen_seconds, grid_shows, noun, crf=None):
-  """Writes `paths` (`output_paths`), then removes the `stale` outputs."""
+                   gen_seconds, grid_shows, noun, crf=None, only=None):
+  """Writes `paths` (`output_paths`), or those in `only`, then removes the
+  `stale` outputs."""
   numbered, (grid_path, *sheet) = paths[:len(outputs)], paths[len(outputs):]
-  _write_outputs(paths, stale, outputs, panels, fps, crf=crf)
+  _write_outputs(paths, stale, outputs, panels, fps, only=only, crf=crf)
   removed = (f'; removed {len(stale)} stale output(s) numbered from '
              f'{len(numbered):03d}' if stale else '')
   also = f' and {sheet[0].name}' if sheet else ''
+  if only is not None:  # --hosts: this process's share
+    written = [p for p in numbered if p in only]
+    print(f'wrote {len(written)} of the {len(numbered)} {noun}(s) '
+          f'({", ".join(p.name for p in written) or "none"})'
+          f'{f", {grid_path.name}{also}" if grid_path in only else ""} to '
+          f'{out_dir}/ in {time.perf_counter() - start:.1f} s (generation '
+          f'{gen_seconds:.1f} s){removed}')
+    return
   if numbered and is_frame_folder(numbered[0]):
     noun += '(s) (folders of PNG frames)'
   else:

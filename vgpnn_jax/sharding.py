@@ -172,6 +172,36 @@ def batch_split(fn, batched_args: Sequence[int],
   return split
 
 
+def _owners(sharding: jax.sharding.Sharding,
+            shape: tuple[int, ...]) -> dict[int, int]:
+  """{batch index: the process that writes it} for an array of `shape`
+  placed with `sharding`: the one whose device holds it, where it is
+  replicated the lowest process index."""
+  owners = {}
+  for device, index in sharding.devices_indices_map(shape).items():
+    for i in range(shape[0])[index[0]]:
+      owners[i] = min(owners.get(i, device.process_index),
+                      device.process_index)
+  return owners
+
+
+def owned_indices(num: int, mesh: Mesh | None = None) -> list[int]:
+  """The indexes of a batch of `num` placed by `shard_keys(..., mesh)` that
+  this process writes (as `own_share`, before the batch is made).
+
+  Args:
+    num: the batch size.
+    mesh: a mesh with a 'batch' axis; default: all devices.
+
+  Returns:
+    Sorted indexes in [0, num).
+  """
+  mesh = batch_mesh() if mesh is None else mesh
+  owners = _owners(NamedSharding(mesh, PartitionSpec(BATCH_AXIS)), (num,))
+  return sorted(i for i, owner in owners.items()
+                if owner == jax.process_index())
+
+
 def own_share(outputs: jax.Array) -> dict[int, np.ndarray]:
   """The variations of a batch that this process writes, by batch index.
 
@@ -187,15 +217,45 @@ def own_share(outputs: jax.Array) -> dict[int, np.ndarray]:
   Returns:
     {index: [...] NumPy array} for the indexes this process owns.
   """
-  owners = {}
-  for device, index in outputs.sharding.devices_indices_map(
-      outputs.shape).items():
-    for i in range(outputs.shape[0])[index[0]]:
-      owners[i] = min(owners.get(i, device.process_index),
-                      device.process_index)
+  owners = _owners(outputs.sharding, outputs.shape)
   share = {}
   for shard in outputs.addressable_shards:
     for offset, i in enumerate(range(outputs.shape[0])[shard.index[0]]):
       if owners[i] == jax.process_index() and i not in share:
         share[i] = np.asarray(shard.data[offset])
   return share
+
+
+def join_hosts(coordinator: str | None = None,
+               num_processes: int | None = None,
+               process_id: int | None = None) -> None:
+  """Joins this process to a run over several hosts (`jax.distributed`).
+
+  Call it first, before any other JAX call, in every process (one per host,
+  each with its own `process_id` in [0, num_processes)); with no arguments
+  JAX detects the cluster where it can (Cloud TPU, SLURM). On CPUs the
+  processes talk through gloo.
+
+  Args:
+    coordinator: 'host:port' of process 0, which every process can reach.
+    num_processes: how many processes take part.
+    process_id: this process's index.
+  """
+  jax.config.update('jax_cpu_collectives_implementation', 'gloo')
+  jax.distributed.initialize(coordinator, num_processes=num_processes,
+                             process_id=process_id)
+
+
+def gather(outputs: jax.Array) -> np.ndarray:
+  """The whole of a batch sharded over hosts, as NumPy, in every process.
+
+  Args:
+    outputs: [N, ...] e.g. from `generate_batch(shard_keys(keys), ...)`.
+
+  Returns:
+    [N, ...] NumPy array (a collective: every process must call it).
+  """
+  if outputs.is_fully_addressable:
+    return np.asarray(jax.device_get(outputs))
+  from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+  return np.asarray(multihost_utils.process_allgather(outputs, tiled=True))
