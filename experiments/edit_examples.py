@@ -150,7 +150,8 @@ def background_change_tight():
   edited = np.where(pasted[..., None], np.roll(people, shift, axis=(1, 2)),
                     road)
   # Only a ring may change: from 2 px inside his outline (its rim of paving)
-  # to 4 px outside; patches from both videos. With all of him free (and
+  # to 4 px outside (8 px: the same, with a wider dark smudge beside him in
+  # the early frames); patches from both videos. With all of him free (and
   # 8 px around, entering 5 or 3 levels up) the road's patches won and he
   # was erased: no patch of either video shows a man on a road.
   inside = ~np.asarray(masks.dilate(~pasted, 2))
