@@ -20,9 +20,17 @@ Examples (from ../shared/data, see its README for sources and licences):
   background_change   the walking man, cut out with a box, pasted onto the
                       motorway (speedway stretched to the same frame size)
                       and rendered with patches of both (values=, with
-                      _original); poor so far: with a box cut-out the
-                      man's own pavement comes along and he is partly
-                      eaten in later frames (a tight cut-out is needed)
+                      _original); poor: with a box cut-out the man's own
+                      pavement comes along and he is partly eaten in later
+                      frames
+  background_change_tight  the same, cut out tightly (masks.foreground:
+                      background subtraction in a wider box), only his
+                      pixels pasted, only a ring from 2 px inside his
+                      outline to 4 px outside it free: he is kept whole and
+                      his rim of pavement is gone, but he is a pixel or two
+                      thinner and a dark smudge, like a blurred shadow,
+                      follows him (with all of him free the road's patches
+                      erased him)
 """
 
 import argparse
@@ -127,6 +135,30 @@ def background_change():
   return 'edit_values', (people, road), region, edited, fps
 
 
+def background_change_tight():
+  people, fps = io.read_video(DATA / 'pedestrians_vtest.avi', max_size=288,
+                              stop=20)
+  road, _ = io.read_video(DATA / 'speedway_cc0.mj2', start=20, stop=40)
+  road = np.asarray(resampling.resize(road, people.shape[:3]))
+  # A box wider than background_change's (his arm and forward foot reach out
+  # of that one), inside which background subtraction finds his outline.
+  near = _moving_box(people.shape[:3], (132, 132), (122, 178), (76, 56))
+  person = np.asarray(masks.foreground(people, near))
+  # Only his own pixels pasted onto the motorway's verge.
+  shift = (0, 150)
+  pasted = np.roll(person, shift, axis=(1, 2))
+  edited = np.where(pasted[..., None], np.roll(people, shift, axis=(1, 2)),
+                    road)
+  # Only a ring may change: from 2 px inside his outline (its rim of paving)
+  # to 4 px outside (8 px: the same, with a wider dark smudge beside him in
+  # the early frames); patches from both videos. With all of him free (and
+  # 8 px around, entering 5 or 3 levels up) the road's patches won and he
+  # was erased: no patch of either video shows a man on a road.
+  inside = ~np.asarray(masks.dilate(~pasted, 2))
+  region = np.asarray(masks.dilate(pasted, 4)) & ~inside
+  return 'edit_values', (people, road), region, edited, fps
+
+
 def pedestrians_image():
   video, _ = io.read_video(DATA / 'pedestrians_vtest.avi', max_size=288,
                            stop=1)
@@ -138,7 +170,8 @@ def pedestrians_image():
 EXAMPLES = {f.__name__: f for f in (pedestrians_remove, speedway_remove,
                                     speedway_add, airballoons_move,
                                     airballoons_image, pedestrians_image,
-                                    background_change)}
+                                    background_change,
+                                    background_change_tight)}
 # airballoons may not be redistributed (../shared/data/README.md): its
 # stills stay under outputs/, never in the repository.
 NO_STILLS = ('airballoons_move', 'airballoons_image')

@@ -1,5 +1,7 @@
 """Tests of masks through the pyramid, against NumPy references."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -169,3 +171,100 @@ def test_blend_seams_of_a_seamless_fill_changes_nothing_and_checks_shapes():
     masks.blend_seams(truth, hole[:, :5])
   with pytest.raises(ValueError, match='num_iters'):
     masks.blend_seams(truth, hole, num_iters=-1)
+
+
+def _reference_open_close(mask, radius):
+  """scipy's opening then closing per frame; outside the frame is off when
+  growing and on when shrinking, as in masks.foreground."""
+  from scipy import ndimage  # pylint: disable=g-import-not-at-top
+  square = np.ones((1, 2 * radius + 1, 2 * radius + 1), bool)
+  grow = lambda m: ndimage.binary_dilation(m, square, border_value=0)
+  shrink = lambda m: ndimage.binary_erosion(m, square, border_value=1)
+  return shrink(grow(grow(shrink(mask))))
+
+
+@pytest.mark.parametrize('radius', [0, 1, 3])
+def test_dilate_matches_scipy(radius):
+  from scipy import ndimage  # pylint: disable=g-import-not-at-top
+  rng = np.random.default_rng(4)
+  mask = rng.random((3, 15, 18)) > 0.95
+  mask[1, 0, 0] = mask[2, 14, 17] = True  # at the corners
+  want = ndimage.binary_dilation(
+      mask, np.ones((1, 2 * radius + 1, 2 * radius + 1), bool))
+  np.testing.assert_array_equal(np.asarray(masks.dilate(mask, radius)), want)
+  with pytest.raises(ValueError, match='radius'):
+    masks.dilate(mask, -1)
+
+
+@pytest.mark.parametrize('radius,grow', [(1, 0), (1, 2), (2, 1), (0, 0)])
+def test_foreground_matches_a_numpy_reference(radius, grow):
+  from scipy import ndimage  # pylint: disable=g-import-not-at-top
+  rng = np.random.default_rng(5)
+  video = rng.random((7, 20, 24, 3)).astype(np.float32)
+  within = np.zeros(video.shape[:3], bool)
+  for t in range(7):
+    within[t, 2:17, t:t + 12] = True
+  within[:, 0:3, 20:24] = True  # always covered: the median of all frames
+  hidden = np.where(within[..., None], np.nan, video)
+  with warnings.catch_warnings():
+    warnings.simplefilter('ignore', RuntimeWarning)  # the all-NaN voxels
+    background = np.nanmedian(hidden, axis=0)
+  always = within.all(axis=0)
+  background[always] = np.median(video, axis=0)[always]
+  changed = np.abs(video - background).max(-1) > 0.3
+  want = _reference_open_close(changed, radius) & within
+  if grow:
+    want = ndimage.binary_dilation(
+        want, np.ones((1, 2 * grow + 1, 2 * grow + 1), bool))
+  got = masks.foreground(video, within, threshold=0.3, radius=radius,
+                         grow=grow)
+  np.testing.assert_array_equal(np.asarray(got), want)
+  # A given background, one frame for all or one per frame.
+  frames = np.broadcast_to(background, video.shape)
+  for given in (background, frames):
+    np.testing.assert_array_equal(np.asarray(masks.foreground(
+        video, within, background=given, threshold=0.3, radius=radius,
+        grow=grow)), want)
+
+
+def _grown(mask, radius):
+  """Square dilation per frame, by shifted copies (a reference)."""
+  _, h, w = mask.shape
+  padded = np.pad(mask, ((0, 0), (radius, radius), (radius, radius)))
+  out = np.zeros_like(mask)
+  for dy in range(2 * radius + 1):
+    for dx in range(2 * radius + 1):
+      out |= padded[:, dy:dy + h, dx:dx + w]
+  return out
+
+
+def test_foreground_cuts_out_a_moving_square_and_drops_specks():
+  rng = np.random.default_rng(6)
+  # A static textured scene with a little noise, a bright square walking
+  # across it, and specks of one pixel far brighter than the threshold.
+  scene = rng.random((1, 30, 40, 3)).astype(np.float32) * 0.4
+  video = np.repeat(scene, 8, 0) + rng.normal(
+      0, 0.01, (8, 30, 40, 3)).astype(np.float32)
+  truth = np.zeros(video.shape[:3], bool)
+  within = np.zeros(video.shape[:3], bool)
+  for t in range(8):
+    truth[t, 10:18, 3 + 4 * t:9 + 4 * t] = True
+    within[t, 6:22, 4 * t:12 + 4 * t] = True
+  video[truth] = 0.9
+  specks = (rng.random(video.shape[:3]) > 0.99) & ~_grown(truth, 2)
+  video[specks] = 1.0
+  got = np.asarray(masks.foreground(video, within, grow=0))
+  np.testing.assert_array_equal(got, truth)
+  grown = np.asarray(masks.foreground(video, within, grow=2))
+  np.testing.assert_array_equal(grown, _grown(truth, 2))
+  # The box cuts the cut-out off where it ends.
+  left = np.arange(40) < 20
+  np.testing.assert_array_equal(
+      np.asarray(masks.foreground(video, within & left, grow=0)),
+      truth & left)
+  with pytest.raises(ValueError, match='mask'):
+    masks.foreground(video, within[:, :5])
+  with pytest.raises(ValueError, match='background'):
+    masks.foreground(video, within, background=scene[0, :5])
+  with pytest.raises(ValueError, match='grow'):
+    masks.foreground(video, within, grow=-1)

@@ -13,6 +13,8 @@ few patches outside the hole to fill it with (its fill turned flat grey).
     valid = masks.valid_patches(level_hole, (3, 7, 7))   # patches outside it
     start = masks.fill_hole(video, hole)                 # a smooth first guess
     out = masks.blend_seams(fill, hole)                  # no step at the border
+    person = masks.foreground(video, box)      # a tight cut-out (static camera)
+    region = masks.dilate(person, 4)           # and a margin around it
 
 Everything is jittable; shapes are static.
 """
@@ -280,3 +282,113 @@ def bounding_box(mask: np.ndarray, margin: Sequence[int],
     origin.append(lo)
     size.append(hi - lo)
   return tuple(origin), tuple(size)
+
+
+def _dilate(mask: jax.Array, radius: int) -> jax.Array:
+  """Grown by `radius` voxels within each frame (a square); outside is off."""
+  if radius == 0:
+    return mask
+  window = (1, 2 * radius + 1, 2 * radius + 1)
+  pad = ((0, 0), (radius, radius), (radius, radius))
+  return jax.lax.reduce_window(mask.astype(jnp.float32), -jnp.inf,
+                               jax.lax.max, window, (1, 1, 1), pad) > 0
+
+
+def _erode(mask: jax.Array, radius: int) -> jax.Array:
+  """Shrunk by `radius` voxels within each frame; outside the frame counts
+  as on, so a cut-out that touches the frame's edge is not eaten there."""
+  return ~_dilate(~mask, radius)
+
+
+@functools.partial(jax.jit, static_argnames='radius')
+def _dilate_jit(mask, radius):
+  return _dilate(mask, radius)
+
+
+def dilate(mask: jax.typing.ArrayLike, radius: int) -> jax.Array:
+  """A mask grown by `radius` pixels in every frame (a square window).
+
+  Args:
+    mask: [T, H, W] bool.
+    radius: pixels added on every side, >= 0.
+
+  Returns:
+    [T, H, W] bool: True where some voxel of the frame within `radius` rows
+    and columns is True (frames do not mix).
+  """
+  mask = jnp.asarray(mask)
+  if mask.ndim != 3:
+    raise ValueError(f'expected a [T, H, W] mask, got shape {mask.shape}')
+  if int(radius) < 0:
+    raise ValueError(f'radius must be >= 0, got {radius}')
+  return _dilate_jit(mask.astype(jnp.bool_), int(radius))
+
+
+@functools.partial(jax.jit, static_argnames=('radius', 'grow'))
+def _foreground(video, within, background, threshold, radius, grow):
+  if background is None:
+    # Each voxel's background is its median over the frames where the person
+    # is not near it (where `within` is off); a voxel that `within` always
+    # covers takes the median of every frame.
+    hidden = jnp.where(within[..., None], jnp.nan, video)
+    background = jnp.where(jnp.all(within, axis=0)[..., None],
+                           jnp.median(video, axis=0),
+                           jnp.nanmedian(hidden, axis=0))
+  if background.ndim == 3:
+    background = background[None]
+  changed = jnp.max(jnp.abs(video - background), axis=-1) > threshold
+  # Opening drops specks of noise narrower than the window, closing then
+  # fills gaps as narrow (a dark coat against dark paving, say).
+  changed = _dilate(_erode(changed, radius), radius)
+  changed = _erode(_dilate(changed, radius), radius)
+  return _dilate(changed & within, grow)
+
+
+def foreground(video: jax.typing.ArrayLike, within: jax.typing.ArrayLike, *,
+               background: jax.typing.ArrayLike | None = None,
+               threshold: float = 0.15, radius: int = 1,
+               grow: int = 1) -> jax.Array:
+  """A tight cut-out of what moves in front of a static camera.
+
+  Background subtraction: a voxel is foreground where its colour differs from
+  the background by more than `threshold` in some channel. The mask is
+  cleaned in every frame by an opening and a closing with a square of
+  `2 * radius + 1` pixels, kept inside `within` (a rough box around the
+  person, so that other passers-by stay out) and grown by `grow` pixels, so
+  that the outline's blended pixels come along. On 20 frames of
+  pedestrians_vtest.avi at 288x384 (a walking man, boxes of 76x56 px) the
+  defaults cut him out whole, arms and feet, with a one-pixel rim of
+  paving and no shadow (experiments/edit_examples.py,
+  background_change_tight).
+
+  Args:
+    video: [T, H, W, C] float in [0, 1], from a camera that does not move.
+    within: [T, H, W] bool, where the person may be (generously: they are
+      cut off where it ends).
+    background: optional [H, W, C] (or [T, H, W, C]) colours without the
+      person. By default each voxel's median over the frames where `within`
+      is off there (over all frames where it is never off): clean where the
+      person moves on by more than their width in less than half the clip.
+    threshold: the smallest difference in some channel that counts.
+    radius: the cleaning window's half-width in pixels, >= 0 (0: none).
+    grow: pixels added around the cleaned cut-out, >= 0.
+
+  Returns:
+    [T, H, W] bool: the cut-out, inside `within` grown by `grow`.
+  """
+  video = jnp.asarray(video)
+  within = jnp.asarray(within)
+  if video.ndim != 4 or within.shape != video.shape[:3]:
+    raise ValueError(f'expected a [T, H, W, C] video and a [T, H, W] mask, '
+                     f'got {video.shape} and {within.shape}')
+  if background is not None:
+    background = jnp.asarray(background, jnp.float32)
+    if background.shape not in (video.shape[1:], video.shape):
+      raise ValueError(f'expected a [H, W, C] or [T, H, W, C] background '
+                       f'like the video {video.shape}, got '
+                       f'{background.shape}')
+  if int(radius) < 0 or int(grow) < 0:
+    raise ValueError(f'radius and grow must be >= 0, got {radius}, {grow}')
+  return _foreground(video.astype(jnp.float32), within.astype(jnp.bool_),
+                     background, jnp.float32(threshold), int(radius),
+                     int(grow))
