@@ -145,6 +145,17 @@ class Config(NamedTuple):
       40% worse).
     weight_levels: the vote weights act on at most this many coarsest
       levels; None: on every level.
+    window_frames: temporal windows (off by default: None). The finest
+      `window_levels` levels (never the coarsest) search and fold their
+      output in overlapping windows of this many of the level's own frames
+      (all of them where the level has fewer), each window with the whole
+      input level as keys and values; the coarser levels see the whole clip.
+      Neighbouring windows' outputs are blended by a linear ramp in time over
+      the frames they share (`level_windows`). Not combined with a guide's
+      region (`Guide.free`) or cue at a windowed level yet.
+    window_overlap: frames shared by neighbouring windows (the last window is
+      moved back to end at the level's last frame, so it may share more).
+    window_levels: how many of the finest levels run in windows.
   """
   patch_size: tuple[int, int, int] | None = None
   time_factor: float = 0.85
@@ -171,6 +182,9 @@ class Config(NamedTuple):
   known_weight: float = 0.0
   match_weight: float = 0.0
   weight_levels: int | None = None
+  window_frames: int | None = None
+  window_overlap: int = 2
+  window_levels: int = 1
 
 
 # GPNN's image method (DESIGN.md §2), the defaults for a one-frame input:
@@ -338,6 +352,7 @@ def make_config(config: Config | None = None, **overrides) -> Config:
   if config.alpha_levels is not None and not _real(config.alpha_levels) >= 0:
     raise ValueError(f'alpha_levels must be >= 0 or None, got '
                      f'{config.alpha_levels}')
+  _check_windows(config)
   pnn.check_options(pnn.StepOptions(
       reduce=config.reduce, keys_rule=config.keys_rule,
       search='exact' if config.search == 'auto' else config.search,
@@ -348,6 +363,26 @@ def make_config(config: Config | None = None, **overrides) -> Config:
                          match_weight=float(config.match_weight),
                          finest_iters=tuple(int(j)
                                             for j in config.finest_iters))
+
+
+def _check_windows(config: Config) -> None:
+  """ValueError unless the window options are integers in range."""
+  frames = config.window_frames
+  if frames is not None and not (_whole(frames) is not None and frames >= 1):
+    raise ValueError(f'window_frames must be an integer >= 1 (frames per '
+                     f'window) or None (no windows), got {frames!r}')
+  overlap = _whole(config.window_overlap)
+  if overlap is None or overlap < 0:
+    raise ValueError(f'window_overlap must be an integer >= 0, got '
+                     f'{config.window_overlap!r}')
+  if frames is not None and overlap >= frames:
+    raise ValueError(f'window_overlap ({overlap}) must be smaller than '
+                     f'window_frames ({frames}): give longer windows or a '
+                     f'smaller overlap')
+  if not (_whole(config.window_levels) is not None and
+          config.window_levels >= 1):
+    raise ValueError(f'window_levels must be an integer >= 1, got '
+                     f'{config.window_levels!r}')
 
 
 def patch_size_for(config: Config, num_frames: int) -> tuple[int, int, int]:
@@ -412,6 +447,98 @@ def plan_levels(size: Sequence[int], config: Config,
     levels.append(Level(in_size, out_size, level_patch, iters, search,
                         alpha))
   return levels
+
+
+class Windows(NamedTuple):
+  """The time windows of one level's output (`Config.window_frames`).
+
+  Attributes:
+    frames: frames of the level's output.
+    size: frames per window (all windows have this size: one program).
+    starts: the first frame of each window, increasing; the last window ends
+      at the level's last frame.
+  """
+  frames: int
+  size: int
+  starts: tuple[int, ...]
+
+
+def level_windows(levels: Sequence[Level],
+                  config: Config) -> list[Windows | None]:
+  """Every level's time windows, finest first; None where it runs whole.
+
+  The finest `config.window_levels` levels, never the coarsest, run in
+  windows of `config.window_frames` of their frames (one window of all of
+  them where the level has fewer), `window_overlap` apart from the next;
+  the last window is moved back to end at the last frame rather than being
+  shorter, so it may share more frames with the one before.
+
+  Args:
+    levels: the plan (`plan_levels`), finest first.
+    config: the windows' options.
+
+  Returns:
+    [len(levels)] `Windows` or None.
+
+  Raises:
+    ValueError: a window shorter than its level's patch.
+  """
+  windows = [None] * len(levels)
+  if config.window_frames is None:
+    return windows
+  for index in range(min(config.window_levels, len(levels) - 1)):
+    level = levels[index]
+    frames = level.output_size[0]
+    size = min(int(config.window_frames), frames)
+    if size < level.patch_size[0]:
+      raise ValueError(
+          f'window_frames={config.window_frames} is shorter than the '
+          f'{level.patch_size[0]}-frame patch at the {level.output_size} '
+          f'level; use window_frames >= {level.patch_size[0]}')
+    step = size - int(config.window_overlap)
+    count = 1 if size == frames else 1 + -(-(frames - size) // step)
+    starts = tuple(min(k * step, frames - size) for k in range(count))
+    windows[index] = Windows(frames, size, starts)
+  return windows
+
+
+def window_weights(windows: Windows,
+                   patch_frames: int) -> tuple[np.ndarray, np.ndarray]:
+  """How each window enters its level's output and field.
+
+  The windows are put in one after the other. A window's output replaces
+  the level's output so far by `ramp * window + (1 - ramp) * so far`, frame
+  by frame: a linear ramp over the L frames it shares with the earlier
+  windows, (i + 1) / (L + 1) at its i-th frame, and 1 after them, so a voxel
+  only one window covers is exactly that window's fold, and one two windows
+  share a weighted mean of their folds. The level's field takes each patch
+  corner from the window it lies deepest in (furthest from that window's
+  first and last corner; the earlier window on a tie), so that the finer
+  level starts from matches made away from the windows' ends.
+
+  Args:
+    windows: the level's windows.
+    patch_frames: pt, the level's patch frames.
+
+  Returns:
+    ramps: [num windows, size] float32 (all ones for the first window).
+    owned: [num windows, size - pt + 1] bool, each corner owned once.
+  """
+  size, starts = windows.size, np.asarray(windows.starts)
+  ramps = np.ones((len(starts), size), np.float32)
+  for k in range(1, len(starts)):
+    shared = starts[k - 1] + size - starts[k]
+    ramps[k, :shared] = (np.arange(shared) + 1) / (shared + 1)
+  corners = size - patch_frames + 1
+  grid = np.arange(windows.frames - patch_frames + 1)
+  offset = grid[None, :] - starts[:, None]  # [num windows, level corners]
+  inside = (offset >= 0) & (offset < corners)
+  depth = np.where(inside, np.minimum(offset, corners - 1 - offset), -1)
+  owner = np.argmax(depth, axis=0)  # the first window on a tie
+  owned = np.zeros((len(starts), corners), bool)
+  for k, start in enumerate(starts):
+    owned[k] = owner[start:start + corners] == k
+  return ramps, owned
 
 
 def missing_axes(shape: tuple[int, ...]) -> str:
@@ -611,6 +738,9 @@ class _LevelProgram(NamedTuple):
   # `patchmatch.upscale_field`'s crops from the coarser level, if cropped.
   upscale_crops: tuple | None = None
   noise_unit: str = 'value'  # `Config.noise_unit`
+  # Frames of a time window searched per call (its first frame an argument
+  # of the start), or None: the level runs whole (`level_windows`).
+  window: int | None = None
 
 
 def _step_options(level: Level, config: Config,
@@ -665,7 +795,7 @@ def _coarsest_start(key, values, guide_start, fixed, key_valid,
 
 
 def _finer_start(previous, previous_field, coarse_values, values, fixed,
-                 key_valid, program: _LevelProgram):
+                 key_valid, first_frame=None, *, program: _LevelProgram):
   """The start of a finer level: the coarser output and field, upscaled.
 
   Args:
@@ -677,11 +807,13 @@ def _finer_start(previous, previous_field, coarse_values, values, fixed,
     values: [Tk, Hk, Wk, C] this input level.
     fixed: None, or [*box size, C] the voxels kept (`pnn.keep_fixed`).
     key_valid: None, or the key patches that may be chosen.
+    first_frame: with a `program.window`, int32 scalar: the window's first
+      frame (traced: the windows of a level share one program).
     program: static sizes and options.
 
   Returns:
     queries [*box size, C] (the box is the whole output when the program has
-    none), keys [Tk, Hk, Wk, C] (the coarser input upscaled: as blurred as
+    none; with a window, [window, H', W', C] from `first_frame`), keys [Tk, Hk, Wk, C] (the coarser input upscaled: as blurred as
     the upscaled queries), field [*grid, 3], and PatchMatch's key indexes
     (`pnn.key_indexes`: computed once here rather than in every iteration;
     the later iterations' is left to `pnn.consume_iterations`) or None.
@@ -703,6 +835,13 @@ def _finer_start(previous, previous_field, coarse_values, values, fixed,
         crops=program.upscale_crops)
   else:
     field = jnp.zeros(grid + (3,), jnp.int32)  # ignored by the exact search
+  if program.window is not None:
+    # The window of the whole level's start: each voxel and corner is what
+    # the unwindowed start makes there.
+    queries = jax.lax.dynamic_slice_in_dim(queries, first_frame,
+                                           program.window)
+    field = jax.lax.dynamic_slice_in_dim(
+        field, first_frame, program.window - options.patch_size[0] + 1)
   return queries, keys, field, pnn.key_indexes(keys, values, options,
                                                later=False)
 
@@ -716,6 +855,8 @@ def _compiled_start(program: _LevelProgram, coarsest: bool, batched: bool):
   else:
     fn = functools.partial(_finer_start, program=program)
     in_axes, out_axes = (0, 0, None, None, None, None), (0, None, 0, None)
+    if program.window is not None:
+      in_axes += (None,)  # the first frame, shared by the batch
   if batched:
     fn = sharding.batch_split(
         jax.vmap(fn, in_axes=in_axes, out_axes=out_axes),
@@ -731,13 +872,16 @@ def _pyramid_program(sizes: tuple[pyramid.Size, ...]):
 
 
 def _programs(levels: Sequence[Level], config: Config,
-              boxes: Sequence | None = None) -> list[_LevelProgram]:
+              boxes: Sequence | None = None,
+              windows: Sequence | None = None) -> list[_LevelProgram]:
   """The static program of every level, finest first.
 
   `boxes` gives each level's query box ((origin, size) or None for the whole
-  output), from `_guide_levels`.
+  output), from `_guide_levels`; `windows` each level's `Windows` or None
+  (`level_windows`; None: no level runs in windows).
   """
   boxes = [None] * len(levels) if boxes is None else boxes
+  windows = [None] * len(levels) if windows is None else windows
   programs = []
   for index, level in enumerate(levels):
     coarse_key_grid = upscale_crops = None
@@ -760,7 +904,8 @@ def _programs(levels: Sequence[Level], config: Config,
                       index >= len(levels) - config.weight_levels),
         level.output_size, coarse_key_grid,
         float(config.noise_std) if coarsest else 0.0, boxes[index],
-        upscale_crops, config.noise_unit if coarsest else 'value'))
+        upscale_crops, config.noise_unit if coarsest else 'value',
+        None if windows[index] is None else windows[index].size))
   return programs
 
 
@@ -951,11 +1096,15 @@ def _level_specs(keys: jax.Array, levels: Sequence[Level], index: int,
   batch = keys.shape[:1] if batched else ()
   video = lambda size, i=index: jax.ShapeDtypeStruct(size + (channels[i],),
                                                      jnp.float32)
-  searched = lambda i: (levels[i].output_size if static[i].box is None
-                        else static[i].box[1])
-  field = lambda i: jax.ShapeDtypeStruct(
-      batch + patches_lib.grid_shape(searched(i), levels[i].patch_size) +
-      (3,), jnp.int32)
+  def searched(i):
+    if static[i].window is not None:
+      return (static[i].window,) + levels[i].output_size[1:]
+    return levels[i].output_size if static[i].box is None else static[i].box[1]
+  # The field a level returns: a windowed level's is the whole level's.
+  field = lambda i, whole=False: jax.ShapeDtypeStruct(
+      batch + patches_lib.grid_shape(
+          levels[i].output_size if whole and static[i].window else
+          searched(i), levels[i].patch_size) + (3,), jnp.int32)
   spec = lambda x: jax.tree.map(
       lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), x)
   guide = guides[index] or _LevelGuide()
@@ -965,9 +1114,12 @@ def _level_specs(keys: jax.Array, levels: Sequence[Level], index: int,
              spec(guide.fixed), spec(guide.key_valid))
   else:
     coarser = levels[index + 1]
-    start = (video(batch + coarser.output_size, index + 1), field(index + 1),
+    start = (video(batch + coarser.output_size, index + 1),
+             field(index + 1, whole=True),
              video(coarser.input_size), video(level.input_size),
              spec(guide.fixed), spec(guide.key_valid))
+    if static[index].window is not None:
+      start += (jax.ShapeDtypeStruct((), jnp.int32),)  # the first frame
   iteration = (key, video(batch + searched(index)), video(level.input_size),
                video(level.input_size), field(index),
                jax.ShapeDtypeStruct((), jnp.int32),
@@ -1061,13 +1213,15 @@ def _run(keys: jax.Array, video: jax.Array, config: Config, batched: bool,
   if guide is not None:
     guide = _check_guide(guide, video, levels[0].output_size)
   guides, boxes = _guide_levels(guide, levels, colours)
+  windows = level_windows(levels, config)
+  _check_windowed_guides(windows, guides, boxes)
   channels = _level_channels(guide, levels, colours)
   if channels[-1] > colours:
     # The keys' cue rides through the pyramid as extra channels; the levels
     # without it take the colours only (`_run_level`).
     video = jnp.concatenate([video, guide.key_cue], axis=-1)
   coarsest = len(levels) - 1
-  static = _programs(levels, config, boxes)
+  static = _programs(levels, config, boxes, windows)
   programs = [(_compiled_start(program, index == coarsest, batched),
                pnn.compiled_iteration(program.options, batched),
                None if program.box is None else _compiled_paste(program.box,
@@ -1093,9 +1247,17 @@ def _run(keys: jax.Array, video: jax.Array, config: Config, batched: bool,
   def run_level(index, coarser, draw, drop_coarser_input=False):
     level_key = level_keys[index] if draw == 0 else _fold_in(
         level_keys[index], _DRAW_SALT + draw, batched)
-    return _run_level(programs[index], static[index].options, level_key,
-                      inputs, index, coarser, index == coarsest, batched,
-                      guides[index], channels[index], drop_coarser_input)
+
+    def run(level_programs, key, level_coarser, drop):
+      return _run_level(level_programs, static[index].options, key, inputs,
+                        index, level_coarser, index == coarsest, batched,
+                        guides[index], channels[index], drop)
+
+    if windows[index] is None:
+      return run(programs[index], level_key, coarser, drop_coarser_input)
+    return _run_windows(run, programs[index], windows[index],
+                        static[index].options.patch_size[0], level_key,
+                        coarser, batched, drop_coarser_input)
 
   def run_levels(indexes, draw):
     """Levels `indexes` (coarse to fine), the first one the coarsest.
@@ -1206,6 +1368,123 @@ def _run_level(programs, options: pnn.StepOptions, level_key: jax.Array,
 # Folded into a level's key for the guard's extra draws; far above the level
 # indexes folded into the output's key.
 _DRAW_SALT = 2**20
+# Folded into a windowed level's key for its windows after the first (whose
+# key is the level's: one window makes the unwindowed output).
+_WINDOW_SALT = 2**21
+
+
+def _check_windowed_guides(windows: Sequence, guides: Sequence,
+                           boxes: Sequence) -> None:
+  """ValueError where a windowed level has a guide's region or cue.
+
+  A window would need its crop of the guide's kept voxels, and an edit's box
+  its own crop of the windows: not done yet.
+  """
+  for window, guide, box in zip(windows, guides, boxes):
+    if window is not None and (box is not None or (
+        guide is not None and guide.fixed is not None)):
+      raise ValueError(
+          'temporal windows (Config.window_frames) do not take a guide\'s '
+          'region (Guide.free) or cue at a windowed level yet; set '
+          'window_frames=None, or fewer window_levels to keep the cue\'s '
+          'levels whole')
+
+
+def _with_first_frame(start, first_frame, *args):
+  """`start(*args, first_frame)`: a windowed level's start for one window."""
+  return start(*args, first_frame)
+
+
+def _run_windows(run, programs, windows: Windows, patch_frames: int,
+                 level_key: jax.Array, coarser: list, batched: bool,
+                 drop_coarser_input: bool) -> tuple[jax.Array, jax.Array]:
+  """A windowed level: each window's start and iterations, put together.
+
+  Each window runs the level's own programs (one compile for all of them:
+  the windows have one size, the first frame is an argument); its output is
+  blended into the whole level's output and its field's corners into the
+  whole level's field as `window_weights` says, so the finer level starts
+  as from an unwindowed level.
+
+  Args:
+    run: `fn(programs, key, coarser, drop_coarser_input) -> (output, field)`
+      of one window (`_run_level` of this level).
+    programs: the level's (start, iteration, paste, later index); the start
+      takes the window's first frame after the unwindowed start's arguments.
+    windows: the level's windows.
+    patch_frames: pt at this level.
+    level_key: the level's key(s) ([N] if batched): the first window's;
+      the others fold in their index.
+    coarser: [output, field] of the coarser level, emptied here (as
+      `_run_level`); every window's start reads them.
+    batched: whether the programs map over a batch of keys.
+    drop_coarser_input: as in `_run_level`, done by the last window.
+
+  Returns:
+    (output, field) of the whole level: [(N,) T, H, W, C] and
+    [(N,) nT, nH, nW, 3].
+  """
+  start, iteration, _, later_index = programs
+  ramps, owned = window_weights(windows, patch_frames)
+  paste = _compiled_window_paste(batched)
+  axis = 1 if batched else 0
+  coarser_output, coarser_field = coarser
+  coarser.clear()
+  output = field = None
+  for k, first in enumerate(windows.starts):
+    last = k == len(windows.starts) - 1
+    first = np.int32(first)
+    key = level_key if k == 0 else _fold_in(level_key, _WINDOW_SALT + k,
+                                            batched)
+    window_coarser = [coarser_output, coarser_field]
+    if last:  # freed once the last start has read them
+      coarser_output = coarser_field = None
+    window_output, window_field = run(
+        (functools.partial(_with_first_frame, start, first), iteration, None,
+         later_index), key, window_coarser, drop_coarser_input and last)
+    if output is None:
+      whole = lambda x, n: jnp.zeros(
+          x.shape[:axis] + (n,) + x.shape[axis + 1:], x.dtype)
+      output = whole(window_output, windows.frames)
+      field = whole(window_field, windows.frames - patch_frames + 1)
+    output, field = paste(output, field, window_output, window_field, first,
+                          ramps[k], owned[k])
+    del window_output, window_field
+  return output, field
+
+
+@functools.lru_cache(maxsize=None)
+def _compiled_window_paste(batched: bool):
+  """`fn(output, field, window_output, window_field, first_frame, ramp,
+  owned) -> (output, field)`: one window put into its level's whole output
+  ([(N,) T, H, W, C], blended by `ramp` [window]) and field ([(N,) nT, nH,
+  nW, 3], its corners where `owned` [window - pt + 1]); `window_weights`.
+  The whole output and field are donated: updated in place."""
+  axis = 1 if batched else 0
+
+  def along_time(x, ndim):
+    shape = [1] * ndim
+    shape[axis] = x.shape[0]
+    return x.reshape(shape)
+
+  def paste(output, field, window_output, window_field, first_frame, ramp,
+            owned):
+    so_far = jax.lax.dynamic_slice_in_dim(
+        output, first_frame, window_output.shape[axis], axis)
+    ramp = along_time(ramp, output.ndim)
+    # Where the ramp is 1 the window's fold itself, exactly.
+    blended = jnp.where(ramp >= 1, window_output,
+                        ramp * window_output + (1 - ramp) * so_far)
+    output = jax.lax.dynamic_update_slice_in_dim(output, blended,
+                                                 first_frame, axis)
+    so_far = jax.lax.dynamic_slice_in_dim(
+        field, first_frame, window_field.shape[axis], axis)
+    kept = jnp.where(along_time(owned, field.ndim), window_field, so_far)
+    field = jax.lax.dynamic_update_slice_in_dim(field, kept, first_frame,
+                                                axis)
+    return output, field
+
+  return jax.jit(paste, donate_argnums=(0, 1))
 
 
 @functools.partial(jax.jit, static_argnames=('patch_size', 'max_queries'))
