@@ -879,7 +879,10 @@ def _run_generate(args: argparse.Namespace) -> int:
   if _on_hosts(args) and not args.dry_run:
     _join_hosts(args)  # before any other use of JAX
   say = (lambda *a: None) if args.quiet else print
-  out_dir = io.check_writable_dir(args.out)
+  # With --hosts the processes share --out: it is made and kept, since one
+  # process removing its probe folder would fail another's check.
+  out_dir = (io.ensure_writable_dir if _on_hosts(args) and not args.dry_run
+             else io.check_writable_dir)(args.out)
   overrides = _generate_overrides(args)
   start = time.perf_counter()
   job = _plan_generate(args, args.input, out_dir, overrides, [args.input],
