@@ -72,6 +72,17 @@ def measure(case: str, num: int, args: argparse.Namespace) -> dict:
     command += ['--max-levels', str(args.max_levels)]
   if args.iters is not None:
     command += ['--iters', str(args.iters)]
+  return run_measured(command, f'{case} x{num}')
+
+
+def run_measured(command: list[str], what: str) -> dict:
+  """Runs `command` (a script printing a JSON line last) in a subprocess.
+
+  Shared with bench_windows.py.
+
+  Returns:
+    The JSON of its last line, plus 'peak_bytes': the child's peak RSS.
+  """
   with tempfile.TemporaryFile('w+') as errors:
     child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors,
                              text=True)
@@ -83,7 +94,7 @@ def measure(case: str, num: int, args: argparse.Namespace) -> dict:
     child.stdout.close()
     if child.returncode:
       errors.seek(0)
-      raise RuntimeError(f'{case} x{num} failed:\n{errors.read()[-2000:]}')
+      raise RuntimeError(f'{what} failed:\n{errors.read()[-3000:]}')
   result = json.loads(stdout.strip().splitlines()[-1])
   result['peak_bytes'] = usage.ru_maxrss * 1024  # Linux counts KiB
   return result

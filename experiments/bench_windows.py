@@ -19,7 +19,6 @@ import argparse
 import json
 import math
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,6 +27,8 @@ import numpy as np
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, _ROOT)
+
+import bench_memory  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 _CLIP = os.path.join(_ROOT, '..', 'shared', 'data', 'bigbuckbunny_720p.mp4')
 
@@ -75,20 +76,7 @@ def measure(args: argparse.Namespace, windowed: bool, out: str) -> dict:
              '--max-size', str(args.max_size), '--window', str(args.window),
              '--overlap', str(args.overlap), '--levels', str(args.levels),
              '--num', str(args.num)] + (['--windowed'] if windowed else [])
-  with tempfile.TemporaryFile('w+') as errors:
-    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors,
-                             text=True)
-    stdout = child.stdout.read()
-    _, status, usage = os.wait4(child.pid, 0)
-    child.returncode = os.waitstatus_to_exitcode(status)
-    child.stdout.close()
-    if child.returncode:
-      errors.seek(0)
-      raise RuntimeError(f'windowed={windowed} failed:\n'
-                         f'{errors.read()[-3000:]}')
-  result = json.loads(stdout.strip().splitlines()[-1])
-  result['peak_bytes'] = usage.ru_maxrss * 1024  # Linux counts KiB
-  return result
+  return bench_memory.run_measured(command, f'windowed={windowed}')
 
 
 def border_pairs(windows, frames: int) -> np.ndarray:
