@@ -112,13 +112,18 @@ def write_small_jpeg(path, still, width=720):
   image.save(path, quality=85)
 
 
-def background_change():
+def _people_and_road():
+  """(people [20, 288, 384, 3], road of the same size, fps): the walking
+  man's clip and the motorway, stretched to the square's frame size (an
+  edit's values must share its frame size)."""
   people, fps = io.read_video(DATA / 'pedestrians_vtest.avi', max_size=288,
                               stop=20)
   road, _ = io.read_video(DATA / 'speedway_cc0.mj2', start=20, stop=40)
-  # The motorway, stretched to the square's frame size (an edit's values
-  # must share its frame size).
-  road = np.asarray(resampling.resize(road, people.shape[:3]))
+  return people, np.asarray(resampling.resize(road, people.shape[:3])), fps
+
+
+def background_change():
+  people, road, fps = _people_and_road()
   person = _moving_box(people.shape[:3], (132, 132), (122, 178), (66, 34))
   # The man, cut out roughly with his box, pasted onto the motorway's verge.
   edited = road.copy()
@@ -136,10 +141,7 @@ def background_change():
 
 
 def background_change_tight():
-  people, fps = io.read_video(DATA / 'pedestrians_vtest.avi', max_size=288,
-                              stop=20)
-  road, _ = io.read_video(DATA / 'speedway_cc0.mj2', start=20, stop=40)
-  road = np.asarray(resampling.resize(road, people.shape[:3]))
+  people, road, fps = _people_and_road()
   # A box wider than background_change's (his arm and forward foot reach out
   # of that one), inside which background subtraction finds his outline.
   near = _moving_box(people.shape[:3], (132, 132), (122, 178), (76, 56))
