@@ -1,6 +1,21 @@
-"""Plain NumPy references for the tests: slow loops, written for clarity."""
+"""Plain NumPy references for the tests: slow loops, written for clarity;
+and a shared test input."""
 
 import numpy as np
+
+
+def wave_video(frames: int, height: int, width: int,
+               seed: int = 0) -> np.ndarray:
+  """[frames, height, width, 3] float32 in [0, 1]: a moving wave plus noise
+  (the generation tests' input)."""
+  rng = np.random.default_rng(seed)
+  t = np.linspace(0, 1, frames)[:, None, None, None]
+  y = np.linspace(0, 1, height)[None, :, None, None]
+  x = np.linspace(0, 1, width)[None, None, :, None]
+  c = np.array([0.2, 0.5, 0.8])
+  video = 0.5 + 0.3 * np.sin(6 * x + 4 * y + 3 * t + 5 * c)
+  video = video + 0.05 * rng.normal(size=video.shape)
+  return np.clip(video, 0, 1).astype(np.float32)
 
 
 def keys_cubic(x, a=-0.5):

@@ -5,6 +5,7 @@ import jax
 import numpy as np
 
 import vgpnn_jax
+from tests import reference
 from vgpnn_jax import errors
 from vgpnn_jax import generation
 from vgpnn_jax import pnn
@@ -16,14 +17,7 @@ _CONFIG = vgpnn_jax.make_config(patch_size=(3, 5, 5), min_side=10,
 
 
 def _video(seed=0):
-  rng = np.random.default_rng(seed)
-  t = np.linspace(0, 1, 5)[:, None, None, None]
-  y = np.linspace(0, 1, 16)[None, :, None, None]
-  x = np.linspace(0, 1, 20)[None, None, :, None]
-  c = np.array([0.2, 0.5, 0.8])
-  video = 0.5 + 0.3 * np.sin(6 * x + 4 * y + 3 * t + 5 * c)
-  video = video + 0.05 * rng.normal(size=video.shape)
-  return np.clip(video, 0, 1).astype(np.float32)
+  return reference.wave_video(5, 16, 20, seed)
 
 
 class GenerateTest(absltest.TestCase):

@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import vgpnn_jax
+from tests import reference
 from vgpnn_jax import generation
 
 # Tiny and quick: 12x24x32, 3 levels, 3x5x5 patches, no completeness term
@@ -21,14 +22,7 @@ def _config(search, **overrides):
 
 
 def _video(seed=0):
-  rng = np.random.default_rng(seed)
-  t = np.linspace(0, 1, 12)[:, None, None, None]
-  y = np.linspace(0, 1, 24)[None, :, None, None]
-  x = np.linspace(0, 1, 32)[None, None, :, None]
-  c = np.array([0.2, 0.5, 0.8])
-  video = 0.5 + 0.3 * np.sin(6 * x + 4 * y + 3 * t + 5 * c)
-  video = video + 0.05 * rng.normal(size=video.shape)
-  return np.clip(video, 0, 1).astype(np.float32)
+  return reference.wave_video(12, 24, 32, seed)
 
 
 class GenerateWindowsTest(parameterized.TestCase):
