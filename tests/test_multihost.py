@@ -96,6 +96,32 @@ class MultiHostTest(absltest.TestCase):
                   bad.stderr)
     self.assertFalse((tmp / 'bad').exists() and any((tmp / 'bad').iterdir()))
 
+  def test_a_coordinator_that_cannot_be_reached_or_opened_is_one_line(self):
+    tmp = pathlib.Path(tempfile.mkdtemp())
+    video = cli_checks.write_wave_video(tmp)
+    env = dict(os.environ, PYTHONPATH=str(_ROOT))
+
+    def generate(hosts):
+      return subprocess.run(
+          [sys.executable, '-m', 'vgpnn_jax', 'generate', str(video), '--out',
+           str(tmp / 'out'), '--hosts', hosts, '--hosts-timeout', '2'],
+          env=env, capture_output=True, text=True, cwd=_ROOT, timeout=120)
+
+    # Process 1 with no process 0 listening: JAX alone would abort with a
+    # stack trace after its timeout.
+    alone = generate(f'127.0.0.1:{_free_port()},2,1')
+    self.assertEqual(alone.returncode, cli.EXIT_BAD_INPUT, alone.stderr)
+    self.assertIn('nothing answers at 127.0.0.1:', alone.stderr)
+    self.assertEqual(len(alone.stderr.strip().splitlines()), 1, alone.stderr)
+    # Process 0 on a port another program holds.
+    with socket.socket() as busy:
+      busy.bind(('127.0.0.1', 0))
+      busy.listen()
+      taken = generate(f'127.0.0.1:{busy.getsockname()[1]},1,0')
+    self.assertEqual(taken.returncode, cli.EXIT_BAD_INPUT, taken.stderr)
+    self.assertIn('could not join the other processes', taken.stderr)
+    self.assertIn('its port is free', taken.stderr)
+
 
 if __name__ == '__main__':
   absltest.main()

@@ -304,6 +304,10 @@ def _build_parser() -> argparse.ArgumentParser:
       '"auto" where JAX detects the cluster (Cloud TPU, SLURM). Each process '
       'writes only its own share of the variations, process 0 the grid; '
       '--num must be a multiple of the devices of all hosts')
+  gen.add_argument(
+      '--hosts-timeout', type=float, default=300.0, metavar='SECONDS',
+      help='with --hosts: how long to wait for process 0 to answer and for '
+      'all N processes to join (default 300)')
   _add_format_options(gen)
   _add_reporting_options(gen)
 
@@ -804,14 +808,24 @@ def _join_hosts(args: argparse.Namespace) -> None:
   import jax  # pylint: disable=g-import-not-at-top
   from vgpnn_jax import errors  # pylint: disable=g-import-not-at-top
   from vgpnn_jax import sharding  # pylint: disable=g-import-not-at-top
+  if args.hosts_timeout <= 0:
+    raise errors.InputError(f'--hosts-timeout must be a positive number of '
+                            f'seconds, got {args.hosts_timeout:g}')
+  if args.hosts and not args.quiet:
+    # JAX ends a process whose peers never join with its own log, after
+    # the timeout: say first what it waits for.
+    coordinator, num, index = args.hosts
+    print(f'process {index} of {num}: joining the others at {coordinator} '
+          f'(waiting up to {args.hosts_timeout:g} s)', flush=True)
   try:
-    sharding.join_hosts(*args.hosts)
+    sharding.join_hosts(*args.hosts, timeout_s=args.hosts_timeout)
   except (RuntimeError, ValueError) as e:
     reason = str(e).strip().split('\n')[0]
     raise errors.InputError(
         f'--hosts: could not join the other processes ({reason}); start the '
         f'same command on every host, each with its own index, and check '
-        f'that process 0 can be reached at the coordinator\'s address') from e
+        f'that process 0 can be reached at the coordinator\'s address and '
+        f'its port is free') from e
   devices = jax.device_count()
   if args.num % devices:
     raise errors.InputError(

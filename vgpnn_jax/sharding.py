@@ -10,6 +10,8 @@ TPU cores, or several hosts after `jax.distributed.initialize()`.
 """
 
 import contextlib
+import socket
+import time
 from typing import Sequence
 
 import jax
@@ -228,7 +230,8 @@ def own_share(outputs: jax.Array) -> dict[int, np.ndarray]:
 
 def join_hosts(coordinator: str | None = None,
                num_processes: int | None = None,
-               process_id: int | None = None) -> None:
+               process_id: int | None = None,
+               timeout_s: float = 300.0) -> None:
   """Joins this process to a run over several hosts (`jax.distributed`).
 
   Call it first, before any other JAX call, in every process (one per host,
@@ -240,10 +243,58 @@ def join_hosts(coordinator: str | None = None,
     coordinator: 'host:port' of process 0, which every process can reach.
     num_processes: how many processes take part.
     process_id: this process's index.
+    timeout_s: how long to wait for process 0 to answer and for every
+      process to join.
+
+  Raises:
+    RuntimeError: process 0 does not answer at `coordinator` within
+      `timeout_s` (the other processes), or its port cannot be opened.
+      Processes that never join are not an exception: JAX ends the waiting
+      processes after `timeout_s` with its own log.
   """
   jax.config.update('jax_cpu_collectives_implementation', 'gloo')
-  jax.distributed.initialize(coordinator, num_processes=num_processes,
-                             process_id=process_id)
+  if coordinator is None:
+    jax.distributed.initialize()
+    return
+  deadline = time.monotonic() + timeout_s
+  if process_id:
+    # JAX aborts the whole process (a C++ check, no exception) when the
+    # coordinator never answers: wait for it here, where it can be said.
+    _wait_for_coordinator(coordinator, deadline)
+  else:
+    _check_port_free(coordinator)
+  remaining = max(int(deadline - time.monotonic()), 1)
+  try:
+    jax.distributed.initialize(coordinator, num_processes=num_processes,
+                               process_id=process_id,
+                               initialization_timeout=remaining)
+  except RuntimeError:
+    jax.distributed.shutdown()  # a half-made client crashes at exit
+    raise
+
+
+def _check_port_free(coordinator: str) -> None:
+  """RuntimeError when the coordinator's port is taken on this machine."""
+  port = int(coordinator.rsplit(':', 1)[1])
+  with socket.socket() as probe:
+    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+      probe.bind(('', port))
+    except OSError as e:
+      raise RuntimeError(f'port {port} cannot be opened here ({e})') from None
+
+
+def _wait_for_coordinator(coordinator: str, deadline: float) -> None:
+  """Returns once something listens at 'host:port', RuntimeError at deadline."""
+  host, port = coordinator.rsplit(':', 1)
+  while True:
+    try:
+      socket.create_connection((host.strip('[]'), int(port)), timeout=5).close()
+      return
+    except OSError as e:
+      if time.monotonic() >= deadline:
+        raise RuntimeError(f'nothing answers at {coordinator} ({e})') from None
+      time.sleep(0.5)
 
 
 def gather(outputs: jax.Array) -> np.ndarray:
