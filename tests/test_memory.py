@@ -414,6 +414,15 @@ class WindowsTest(absltest.TestCase):
                                     config=self.config, platform='cpu',
                                     frames=9)
     self.assertEqual(choice.frames, 9)
+    # Where 9 frames on the finest level do not fit, on more of them.
+    config = self.config._replace(window_frames=9, window_levels=1)
+    one_level = memory.estimate_bytes(
+        self.levels, 3, platform='cpu', **_GUARD,
+        windows=generation.level_windows(self.levels, config))
+    choice = memory.fitting_windows(
+        self.levels, 3, available=int(one_level / memory.USABLE_FRACTION) - 1,
+        config=self.config, platform='cpu', frames=9)
+    self.assertEqual(choice, (9, 2))
     self.assertIsNone(memory.fitting_windows(
         self.levels, 3, available=available // 2, config=self.config,
         platform='cpu', frames=9))

@@ -739,8 +739,8 @@ def fitting_windows(levels: Sequence[generation.Level],
   than it shares), in the most frames that fit there: every windowed level
   has seams and makes its keys and its start's upscaling again per window,
   and a short window spends most of its search on shared frames. Where no
-  number of levels fits such a window, the most levels that fit any window
-  longer than the overlap are windowed, in the longest.
+  number of levels fits such a window, the longest window that fits at all
+  (at least `shortest_window`), on the fewest levels that fit it.
 
   Args:
     levels, channels, batch, chunk_size, available, platform: as
@@ -748,8 +748,8 @@ def fitting_windows(levels: Sequence[generation.Level],
     config: the request's `Config` (its `window_overlap` and guard; the
       defaults without one); its own `window_frames` and `window_levels`
       are replaced.
-    frames: frames per window, fixed (only the levels are chosen); None:
-      chosen too.
+    frames: frames per window, fixed (only the levels are chosen: the
+      fewest that fit windows of this many frames); None: chosen too.
 
   Returns:
     The windows, whose estimate is at most `USABLE_FRACTION` of
@@ -762,9 +762,12 @@ def fitting_windows(levels: Sequence[generation.Level],
       return None
   config = generation.make_config() if config is None else config
   usable = USABLE_FRACTION * available
-  shortest = shortest_window(levels, config)
-  # A window of every frame of the finest level does not window it.
-  longest = levels[0].output_size[0] - 1 if frames is None else int(frames)
+  if frames is None:
+    # A window of every frame of the finest level does not window it.
+    shortest = shortest_window(levels, config)
+    longest = levels[0].output_size[0] - 1
+  else:
+    shortest = longest = int(frames)
   good = 2 * int(config.window_overlap) + max(l.patch_size[0] for l in levels)
 
   def fits(size, count):
@@ -780,7 +783,7 @@ def fitting_windows(levels: Sequence[generation.Level],
       continue
     if size >= min(good, longest):
       return WindowChoice(size, count)
-    if fallback is None or size >= fallback.frames:
+    if fallback is None or size > fallback.frames:
       fallback = WindowChoice(size, count)
   return fallback
 
