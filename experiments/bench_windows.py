@@ -13,6 +13,10 @@ the input, whose ratios say how much of it the clip's own motion makes.
 
     python experiments/bench_windows.py        # 26x144x256, 2 windows of 15
     python experiments/bench_windows.py --frames 39 --window 16 --overlap 4
+    python experiments/bench_windows.py --modes windowed --num 1  # one mode
+
+Each mode's row gives `memory.estimate_bytes` of its request (with its
+windows and the structure guard, as `generate` checks it) beside the peak.
 """
 
 import argparse
@@ -119,6 +123,8 @@ def main() -> None:
                       'windowed.npy: [num, T, H, W, 3])')
   parser.add_argument('--score', default=None, metavar='DIR',
                       help='only score the outputs kept in DIR by --keep')
+  parser.add_argument('--modes', default='whole,windowed',
+                      help='comma-separated modes to run: whole, windowed')
   parser.add_argument('--windowed', action='store_true',
                       help=argparse.SUPPRESS)
   parser.add_argument('--one', default=None, help=argparse.SUPPRESS)
@@ -128,6 +134,7 @@ def main() -> None:
     return
   import jax  # pylint: disable=g-import-not-at-top
   from vgpnn_jax import generation  # pylint: disable=g-import-not-at-top
+  from vgpnn_jax import memory  # pylint: disable=g-import-not-at-top
   from vgpnn_jax import metrics  # pylint: disable=g-import-not-at-top
   video = _read(args)
   levels = generation.plan_levels(video.shape[:3], _config(args, True))
@@ -145,11 +152,23 @@ def main() -> None:
   print(f'  input seam ratio on those frames: {seam_ratio(video, border):.3f}')
   gib = 2.0**30
   print()
-  print('| mode | seconds per variation | peak RSS GiB | coherence | '
-        'seam ratio |')
-  print('|---|---|---|---|---|')
+
+  def estimate(windowed):
+    """`memory.estimate_bytes` of one variation (as `generate` checks)."""
+    config = _config(args, windowed)
+    return memory.estimate_bytes(
+        levels, video.shape[3], platform='cpu',
+        layout_draws=generation.guard_draws(config),
+        guard_level=config.guard_level,
+        windows=generation.level_windows(levels, config))
+
+  print('| mode | seconds per variation | peak RSS GiB | estimate GiB '
+        '(x peak) | coherence | seam ratio |')
+  print('|---|---|---|---|---|---|')
+  modes = args.modes.split(',')
   with tempfile.TemporaryDirectory() as work:
-    for windowed in (False, True):
+    for windowed in [m == 'windowed' for m in ('whole', 'windowed')
+                     if m in modes]:
       name = 'windowed' if windowed else 'whole'
       if args.score:
         result = {'seconds': [math.nan], 'peak_bytes': math.nan}
@@ -168,7 +187,9 @@ def main() -> None:
       name = (f'windows {args.window}/{args.overlap} on {args.levels} '
               f'level(s)' if windowed else 'whole clip')
       seconds = ', '.join(f'{s:.0f}' for s in result['seconds'])
+      needed = estimate(windowed)
       print(f'| {name} | {seconds} | {result["peak_bytes"] / gib:.2f} | '
+            f'{needed / gib:.2f} ({needed / result["peak_bytes"]:.2f}x) | '
             f'{np.mean(coherence):.3g} ({", ".join(f"{c:.3g}" for c in coherence)}) | '
             f'{np.mean(seams):.3f} ({", ".join(f"{s:.3f}" for s in seams)}) |',
             flush=True)

@@ -245,6 +245,84 @@ def test_dry_run_of_a_request_too_large_shows_the_plan_then_refuses(
   assert printed.err.startswith('error: this request needs about ')
 
 
+
+def _fast_plan(video_path):
+  """The plan `generate ... _FAST` makes of `video_path`, and its config."""
+  from vgpnn_jax import generation  # pylint: disable=g-import-not-at-top
+  video, _ = io.read_video(video_path)
+  config = generation.make_config(
+      generation.default_config(video.shape[0], (1, 1, 1)), search='exact',
+      patch_size=(3, 5, 5), max_levels=2, num_iters=1)
+  return generation.plan_levels(video.shape[:3], config), config
+
+
+def _too_little_for_the_whole_clip(video_path, monkeypatch):
+  """Patches the free memory to just under what the whole clip needs;
+  returns the windows `memory.fitting_windows` picks then."""
+  from vgpnn_jax import generation  # pylint: disable=g-import-not-at-top
+  from vgpnn_jax import memory  # pylint: disable=g-import-not-at-top
+  levels, config = _fast_plan(video_path)
+  whole = memory.estimate_bytes(levels, 3,
+                                layout_draws=generation.guard_draws(config),
+                                guard_level=config.guard_level)
+  available = int(whole / memory.USABLE_FRACTION) - 1
+  monkeypatch.setattr(memory, 'available_bytes', lambda: available)
+  choice = memory.fitting_windows(levels, 3, available=available,
+                                  config=config)
+  assert choice is not None and choice.levels == 1  # the finest of 2
+  return choice
+
+
+def test_auto_windows_a_clip_too_long_to_fit_whole_and_says_so(
+    tmp_path, video_path, capsys, monkeypatch):
+  choice = _too_little_for_the_whole_clip(video_path, monkeypatch)
+  out = tmp_path / 'out'
+  line = (f'temporal windows: level 2 of 2 (the finest 1) in windows of '
+          f'{choice.frames} frames (overlap 2): the whole clip needs about ')
+  assert cli.main(['generate', str(video_path), '--out', str(out),
+                   '--dry-run'] + _FAST) == 0
+  assert line in capsys.readouterr().out
+  # The run says it too, and fits: generate checks the windowed estimate.
+  assert cli.main(['generate', str(video_path), '--out', str(out), '--num',
+                   '1'] + _FAST[:-1]) == 0
+  assert line in capsys.readouterr().out
+  assert (out / 'variation_000.mp4').exists()
+  # Without windows it is refused as before.
+  assert cli.main(['generate', str(video_path), '--out',
+                   str(tmp_path / 'off'), '--window-frames', 'off',
+                   '--dry-run'] +
+                  _FAST) == cli.EXIT_BAD_INPUT
+  printed = capsys.readouterr()
+  assert printed.err.startswith('error: this request needs about ')
+  assert 'temporal windows' not in printed.out + printed.err
+
+
+def test_refusal_says_windows_do_not_fit_either(tmp_path, video_path, capsys,
+                                               monkeypatch):
+  from vgpnn_jax import memory  # pylint: disable=g-import-not-at-top
+  monkeypatch.setattr(memory, 'available_bytes', lambda: 2**20)  # 1 MiB
+  assert cli.main(['generate', str(video_path), '--out', str(tmp_path / 'o'),
+                   '--dry-run'] + _FAST) == cli.EXIT_BAD_INPUT
+  assert ('; temporal windows do not fit either (windows of 3 frames on the '
+          'finest 1 level(s) need about ') in capsys.readouterr().err
+
+
+def test_window_frames_given_windows_even_when_the_clip_fits(
+    tmp_path, video_path, capsys):
+  out = tmp_path / 'out'
+  assert cli.main(['generate', str(video_path), '--out', str(out),
+                   '--window-frames', '4', '--dry-run'] + _FAST) == 0
+  assert ('temporal windows: level 2 of 2 (the finest 1) in windows of 4 '
+          'frames (overlap 2): --window-frames 4') in capsys.readouterr().out
+  assert cli.main(['generate', str(video_path), '--out', str(out),
+                   '--window-frames', '2', '--dry-run'] +
+                  _FAST) == cli.EXIT_BAD_INPUT
+  assert 'use --window-frames 3 or more' in capsys.readouterr().err
+  for bad in ('1', 'some', '4.5'):
+    with pytest.raises(SystemExit):
+      cli.main(['generate', str(video_path), '--window-frames', bad])
+
+
 def test_verbose_prints_the_devices_and_plan_before_generating(
     tmp_path, video_path, capsys):
   out = tmp_path / 'out'

@@ -310,5 +310,123 @@ class CheckFitsTest(absltest.TestCase):
     self.assertNotIn('--num', message)
 
 
+class WindowsTest(absltest.TestCase):
+  """The estimate of temporal windows (`Config.window_frames`)."""
+
+  def setUp(self):
+    super().setUp()
+    self.levels, self.config = _plan((40, 288, 512))
+
+  def _estimate(self, frames=None, count=1, platform='gpu', batch=1):
+    config = self.config._replace(window_frames=frames, window_levels=count)
+    return memory.estimate_bytes(
+        self.levels, 3, batch, platform=platform,
+        windows=generation.level_windows(self.levels, config))
+
+  def test_no_windows_is_the_unwindowed_estimate(self):
+    for platform in ('cpu', 'gpu'):
+      whole = memory.estimate_bytes(self.levels, 3, platform=platform)
+      self.assertEqual(self._estimate(None, platform=platform), whole)
+      self.assertEqual(memory.estimate_bytes(
+          self.levels, 3, platform=platform,
+          windows=[None] * len(self.levels)), whole)
+
+  def test_windows_need_less_and_more_with_longer_windows(self):
+    whole = self._estimate()
+    for count in (1, 2):
+      estimates = [self._estimate(frames, count) for frames in (5, 9, 15, 25)]
+      self.assertTrue(all(a <= b for a, b in zip(estimates, estimates[1:])),
+                      estimates)
+      self.assertLess(estimates[-1], whole)
+    # A second windowed level helps once the finest one's windows are short.
+    self.assertLess(self._estimate(5, 2), self._estimate(5, 1))
+
+  def test_breakdown_counts_what_stays_whole(self):
+    config = self.config._replace(window_frames=20)
+    windowed = memory.breakdown(
+        self.levels, 3, platform='gpu',
+        windows=generation.level_windows(self.levels, config))
+    parts = dict(windowed.parts)
+    finest = self.levels[0]
+    self.assertEqual(windowed.peak_level, 0)
+    # The whole level's output and field next to the window's.
+    whole = (math.prod(finest.output_size) * 3 + 3 * math.prod(
+        s - p + 1 for s, p in zip(finest.output_size, finest.patch_size))) * 4
+    self.assertEqual(parts['windows: whole output + field assembled'], whole)
+    self.assertIn('windows: coarser output + field held', parts)
+    window_output = 20 * math.prod(finest.output_size[1:]) * 3 * 4
+    self.assertEqual(parts['queries + output'], 2 * window_output)
+    self.assertEqual(parts['keys (coarser input upscaled)'],
+                     math.prod(finest.input_size) * 3 * 4)
+
+  def test_the_check_counts_the_configs_windows(self):
+    config = self.config._replace(window_frames=9)
+    needed = memory.estimate_bytes(
+        self.levels, 3, platform='cpu', **_GUARD,
+        windows=generation.level_windows(self.levels, config))
+    available = math.ceil(needed / memory.USABLE_FRACTION)
+    memory.check_fits(self.levels, 3, available=available, config=config,
+                      platform='cpu')
+    with self.assertRaises(errors.InputError) as raised:
+      memory.check_fits(self.levels, 3, available=available,
+                        config=self.config, platform='cpu')
+    self.assertNotIn('windows', str(raised.exception))
+    with self.assertRaises(errors.InputError) as raised:
+      memory.check_fits(self.levels, 3, available=available - 2**20,
+                        config=config, platform='cpu')
+    self.assertIn('in windows of 9 frames on the finest 1 level',
+                  str(raised.exception))
+
+  def test_fitting_windows_are_the_longest_on_the_fewest_levels(self):
+    overlap = self.config.window_overlap
+    good = 2 * overlap + 3  # longer than what it shares, with a 3-frame patch
+    frames = self.levels[0].output_size[0]
+    whole = self._estimate(platform='cpu')
+
+    def fits(size, count, available):
+      config = self.config._replace(window_frames=size, window_levels=count)
+      return memory.estimate_bytes(
+          self.levels, 3, platform='cpu', **_GUARD,
+          windows=generation.level_windows(self.levels, config)) <= (
+              memory.USABLE_FRACTION * available)
+
+    for needed in (0.97, 0.9, 0.8):
+      available = int(needed * whole / memory.USABLE_FRACTION)
+      choice = memory.fitting_windows(self.levels, 3, available=available,
+                                      config=self.config, platform='cpu')
+      # Brute force: the first level count with a good window, its longest.
+      expected = None
+      for count in range(1, len(self.levels)):
+        longest = max((n for n in range(overlap + 1, frames)
+                       if fits(n, count, available)), default=None)
+        if longest is not None and longest >= good:
+          expected = (longest, count)
+          break
+      self.assertEqual(choice, expected, needed)
+    self.assertIsNone(memory.fitting_windows(
+        self.levels, 3, available=whole // 2, config=self.config,
+        platform='cpu'))
+
+  def test_fitting_windows_of_fixed_frames_choose_the_levels(self):
+    whole = self._estimate(platform='cpu')
+    available = int(0.9 * whole / memory.USABLE_FRACTION)
+    choice = memory.fitting_windows(self.levels, 3, available=available,
+                                    config=self.config, platform='cpu',
+                                    frames=9)
+    self.assertEqual(choice.frames, 9)
+    # Where 9 frames on the finest level do not fit, on more of them.
+    config = self.config._replace(window_frames=9, window_levels=1)
+    one_level = memory.estimate_bytes(
+        self.levels, 3, platform='cpu', **_GUARD,
+        windows=generation.level_windows(self.levels, config))
+    choice = memory.fitting_windows(
+        self.levels, 3, available=int(one_level / memory.USABLE_FRACTION) - 1,
+        config=self.config, platform='cpu', frames=9)
+    self.assertEqual(choice, (9, 2))
+    self.assertIsNone(memory.fitting_windows(
+        self.levels, 3, available=available // 2, config=self.config,
+        platform='cpu', frames=9))
+
+
 if __name__ == '__main__':
   absltest.main()

@@ -114,7 +114,9 @@ def _run_input(args, overrides, path, out_dir, sources, keep, entry, say,
     if not missing:
       _skipped(entry, paths, out_dir, start, say, label)
       return
-    say(f'{label} {cli._describe(job, args.num)} ...', end='', flush=True)
+    windows = '' if job.windows is None else f'; {job.windows}'
+    say(f'{label} {cli._describe(job, args.num)}{windows} ...', end='',
+        flush=True)
     started = True
     outputs = cli._generate(args, job, lambda *a: None)
     cli._write_outputs(job.paths, job.stale, outputs, [job.video], job.fps,

@@ -110,6 +110,23 @@ def parse_hosts(text: str) -> tuple:
   return coordinator, num, index
 
 
+def parse_window_frames(text: str) -> int | str:
+  """`--window-frames`: frames per temporal window (an integer >= 2), 'auto'
+  or 'off'."""
+  word = text.strip().lower()
+  if word in ('auto', 'off'):
+    return word
+  try:
+    value = int(text)
+  except ValueError:
+    value = 0
+  if value < 2:
+    raise argparse.ArgumentTypeError(
+        f'--window-frames takes a number of frames (at least 2), "auto" or '
+        f'"off", got {text!r}')
+  return value
+
+
 def alpha_overrides(value: float | str | None) -> dict:
   """`Config` overrides for a `parse_alpha` value; None: the library's."""
   if value is None:
@@ -297,6 +314,15 @@ def _build_parser() -> argparse.ArgumentParser:
       'broken or repeated objects, a little less variety, more time at the '
       'coarse levels; default 2 for videos, 1 for images; 1 turns it off, '
       'and so does --noise 0 (experiments/results/structure_guard.md)')
+  gen.add_argument(
+      '--window-frames', type=parse_window_frames, default='auto',
+      metavar='N|auto|off',
+      help='temporal windows: run the finest levels in overlapping windows '
+      'of N of their frames (blended where they meet; the coarser levels see '
+      'the whole clip), on as few levels as the free memory allows; auto '
+      '(the default) windows only a clip too long to fit whole, with the '
+      'longest windows that fit, and says so; off never windows '
+      '(experiments/results/windows.md)')
   gen.add_argument(
       '--hosts', type=parse_hosts, default=None, metavar='HOST:PORT,N,I',
       help='spread the variations over N machines: start the same command '
@@ -636,6 +662,7 @@ class _GenerateJob(NamedTuple):
   shape: tuple = ()  # (T, H, W, 3) of the input as read
   # --dry-run only: why the request cannot fit, printed after the plan.
   refusal: Exception | None = None
+  windows: str | None = None  # the line saying the run windows, and why
 
 
 def _generate_overrides(args: argparse.Namespace) -> dict:
@@ -693,8 +720,9 @@ def _plan_generate(args: argparse.Namespace, path: str | pathlib.Path,
   # Refuse up front, with a smaller request to try, what cannot fit even one
   # at a time (before listing --num output paths: --num 100000000 took
   # minutes there); a --num too large at once is made in batches that fit.
-  refusal = None
+  refusal = windows = None
   try:
+    config, windows = _choose_windows(args, levels, shape[3], config)
     batch = memory.largest_batch(levels, shape[3], args.num,
                                  chunk_size=config.chunk_size, config=config)
   except errors.InputError as e:
@@ -706,7 +734,82 @@ def _plan_generate(args: argparse.Namespace, path: str | pathlib.Path,
                                levels[0].output_size[0], sources,
                                keep_existing)
   return _GenerateJob(video, fps, config, levels, paths, stale, batch,
-                      tuple(shape), refusal)
+                      tuple(shape), refusal, windows)
+
+
+def _windows_line(levels, config, reason: str) -> str:
+  """'temporal windows: levels 14-15 of 15 (the finest 2) in windows of 15
+  frames (overlap 2): REASON', levels numbered as the plan's (coarsest 1)."""
+  count = min(config.window_levels, len(levels) - 1)
+  first = len(levels) - count + 1
+  which = (f'level {first}' if count == 1 else
+           f'levels {first}-{len(levels)}')
+  return (f'temporal windows: {which} of {len(levels)} (the finest {count}) '
+          f'in windows of {config.window_frames} frames (overlap '
+          f'{config.window_overlap}): {reason}')
+
+
+def _choose_windows(args: argparse.Namespace, levels, channels: int, config):
+  """`--window-frames`: (config, line) with the temporal windows the run
+  uses set in `config`, and the line saying so (None: no windows).
+
+  auto windows only a request that does not fit whole one variation at a
+  time, in `memory.fitting_windows`'s windows; a number N windows in N
+  frames on the fewest finest levels that fit (the finest alone when the
+  free memory is unknown or plenty). Raises `InputError` (`check_fits`'s,
+  saying that windows do not fit either) when auto finds no windows.
+  """
+  from vgpnn_jax import errors  # pylint: disable=g-import-not-at-top
+  from vgpnn_jax import generation  # pylint: disable=g-import-not-at-top
+  from vgpnn_jax import memory  # pylint: disable=g-import-not-at-top
+  mode = getattr(args, 'window_frames', 'off')
+  if mode == 'off' or levels[0].output_size[0] <= 1 or len(levels) < 2:
+    return config, None  # an image, or no level but the coarsest to window
+  shortest = memory.shortest_window(levels, config)
+  if mode != 'auto' and mode < shortest:
+    raise errors.InputError(
+        f'--window-frames {mode} is too short: a window needs more frames '
+        f'than the {config.window_overlap} it shares and at least the '
+        f'patch\'s; use --window-frames {shortest} or more')
+  available = memory.available_bytes()
+  try:
+    memory.check_fits(levels, channels, 1, chunk_size=config.chunk_size,
+                      available=available, config=config)
+    whole_fits = True
+  except errors.InputError as e:
+    whole_fits, refusal = False, e
+  if mode == 'auto' and whole_fits:
+    return config, None
+  frames = None if mode == 'auto' else mode
+  choice = None if whole_fits else memory.fitting_windows(
+      levels, channels, 1, chunk_size=config.chunk_size, available=available,
+      config=config, frames=frames)
+  if choice is None and mode == 'auto':
+    smallest = memory.estimate_bytes(
+        levels, channels, 1, chunk_size=config.chunk_size,
+        layout_draws=generation.guard_draws(config),
+        guard_level=config.guard_level,
+        windows=generation.level_windows(levels, config._replace(
+            window_frames=shortest, window_levels=len(levels) - 1)))
+    raise errors.InputError(
+        f'{refusal}; temporal windows do not fit either (windows of '
+        f'{shortest} frames on the finest {len(levels) - 1} level(s) need '
+        f'about {smallest / 2**30:.2f} GiB)') from None
+  if choice is None:  # N frames asked for: refused below if they do not fit
+    choice = memory.WindowChoice(frames, 1 if whole_fits else len(levels) - 1)
+  config = config._replace(window_frames=choice.frames,
+                           window_levels=choice.levels)
+  if whole_fits:
+    reason = f'--window-frames {frames}'
+  else:
+    whole = memory.estimate_bytes(
+        levels, channels, 1, chunk_size=config.chunk_size,
+        layout_draws=generation.guard_draws(config),
+        guard_level=config.guard_level)
+    reason = (f'the whole clip needs about {whole / 2**30:.1f} GiB, '
+              f'{available / 2**30:.1f} GiB free (a run may use '
+              f'{memory.USABLE_FRACTION:.0%})')
+  return config, _windows_line(levels, config, reason)
 
 
 def _describe(job: _GenerateJob, num: int) -> str:
@@ -735,7 +838,9 @@ def _plan_table(levels, channels: int, num: int, config,
   peak = memory.estimate_bytes(levels, channels, num,
                                chunk_size=config.chunk_size,
                                layout_draws=draws,
-                               guard_level=config.guard_level)
+                               guard_level=config.guard_level,
+                               windows=generation.level_windows(levels,
+                                                                config))
   lines.append(f'memory estimate: {peak / 2**30:.2f} GiB for {num} output(s)')
   if draws > 1:
     lines.append(f'structure guard: {draws} draws up to '
@@ -905,12 +1010,16 @@ def _run_generate(args: argparse.Namespace) -> int:
     print(f'input {args.input}: {_describe(job, args.num)}')
     print(_plan_table(job.levels, job.shape[3], args.num, job.config,
                       job.paths, verb='would write'))
+    if job.windows is not None:
+      print(job.windows)
     if job.refusal is not None:
       raise job.refusal  # the plan shown, then why it cannot run (exit 2)
     print(_time_estimate(job, args.num))
     return 0
   say(f'input {args.input}: {_describe(job, args.num)}')
   _say_plan(args, job.levels, job.shape[3], job.config, job.paths)
+  if job.windows is not None:
+    say(job.windows)
   outputs = _generate(args, job, say)
   gen_seconds = time.perf_counter() - start
   only, lead = _host_share(args, job)

@@ -152,7 +152,9 @@ class Config(NamedTuple):
       input level as keys and values; the coarser levels see the whole clip.
       Neighbouring windows' outputs are blended by a linear ramp in time over
       the frames they share (`level_windows`). Not combined with a guide's
-      region (`Guide.free`) or cue at a windowed level yet.
+      region (`Guide.free`) or cue at a windowed level yet. The memory check
+      counts the windows; `memory.fitting_windows` picks windows for a clip
+      too long to fit whole (`generate --window-frames auto`).
     window_overlap: frames shared by neighbouring windows (the last window is
       moved back to end at the level's last frame, so it may share more).
     window_levels: how many of the finest levels run in windows.

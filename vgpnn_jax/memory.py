@@ -10,6 +10,12 @@ its queries, output and field, plus the larger working set of the level's
 search (exact or PatchMatch) and of the median fold, or of the level's start
 while the coarser output and field are still held. On CPU a fixed
 cost for the process, its compilations and its compiled programs is added.
+A level run in temporal windows (`Config.window_frames`, `windows=`)
+searches and folds one window at a time: its queries, output, field and
+working sets are a window's, next to the whole level's output and field being
+assembled and the coarser output and field every window's start reads.
+`fitting_windows` picks the windows with which a request too large to run
+whole fits.
 
 Each formula is read off the code (generation.py, pnn.py, nn.py, patches.py,
 patchmatch.py), checked against XLA's buffer assignment of the compiled level
@@ -242,6 +248,55 @@ class Breakdown(NamedTuple):
   total: int
 
 
+def _window_level(level: generation.Level,
+                  window: generation.Windows) -> generation.Level:
+  """The level as one of its windows searches it: `window.size` frames of
+  queries and output, the whole input level as keys and values."""
+  return level._replace(output_size=(window.size,) + level.output_size[1:])
+
+
+def _level_phases(level: generation.Level, window, held: int, channels: int,
+                  batch: int, chunk_size: int, platform: str
+                  ) -> tuple[Parts, Parts, Parts, str]:
+  """One level at its peak: (resident, counted, idle) parts and the phase.
+
+  `window` is the level's `generation.Windows` or None (whole), `held` the
+  coarser level's output and field (`_held_bytes`). The phase ('start',
+  'search' or 'fold') is the one whose working set is the larger: it is
+  counted, the other listed as idle.
+  """
+  searched = level if window is None else _window_level(level, window)
+  resident, search, fold = _level_parts(searched, channels, batch,
+                                        chunk_size, platform)
+  key_index = dict(search).get('pm: key descriptors', 0)
+  if window is None:
+    start = {'coarser output + field held': held}
+  else:
+    # generation._run_windows: every window's start reads the coarser output
+    # and field, held until the last one's; the whole level's output and
+    # field are assembled next to each window's. A window's start upscales
+    # the whole coarser output and field before slicing its window out, and
+    # makes the key index again.
+    whole = _held_bytes(level, channels, batch)
+    resident = dict(resident)
+    resident['windows: coarser output + field held'] = held
+    resident['windows: whole output + field assembled'] = whole
+    start = {'windows: start upscales the whole level': whole}
+  if key_index:
+    start['pm: key descriptors'] = key_index
+  # The windows' paste (a window's blend, two window-sized arrays) is smaller
+  # than the fold's six.
+  sizes = {'start': sum(start.values()), 'search': sum(search.values()),
+           'fold': sum(fold.values())}
+  phase = ('start' if sizes['start'] >= max(sizes['search'], sizes['fold'])
+           and sizes['start'] > 0 else
+           'fold' if sizes['fold'] >= sizes['search'] else 'search')
+  if phase == 'start':
+    return resident, start, search, phase
+  counted, idle = (fold, search) if phase == 'fold' else (search, fold)
+  return resident, counted, idle, phase
+
+
 def breakdown(levels: Sequence[generation.Level],
               channels: int,
               batch: int = 1,
@@ -249,7 +304,8 @@ def breakdown(levels: Sequence[generation.Level],
               chunk_size: int = 1024,
               platform: str | None = None,
               layout_draws: int = 1,
-              guard_level: int = 1) -> Breakdown:
+              guard_level: int = 1,
+              windows: Sequence | None = None) -> Breakdown:
   """The pieces of `estimate_bytes` (same arguments) at its peak level."""
   if not levels:
     raise ValueError('levels is empty: pass the plan of plan_levels')
@@ -257,6 +313,11 @@ def breakdown(levels: Sequence[generation.Level],
     raise ValueError(f'channels, batch and chunk_size must be positive, got '
                      f'{channels}, {batch} and {chunk_size}')
   platform = jax.default_backend() if platform is None else platform
+  windows = [None] * len(levels) if windows is None else list(windows)
+  if len(windows) != len(levels):
+    raise ValueError(f'windows has {len(windows)} entries for '
+                     f'{len(levels)} levels: pass level_windows(levels, '
+                     f'config)')
   # While level i runs, the pyramid levels down to i + 1 are alive (the
   # finest is the input's float32 device copy): generation._run drops each
   # coarser level once the next finer level's start has read it. On CPU
@@ -269,30 +330,19 @@ def breakdown(levels: Sequence[generation.Level],
   # XLA's buffers of the level's programs do not show): during the start
   # they sit next to its outputs and the first key index it makes.
   held = [_held_bytes(level, channels, batch) for level in levels[1:]] + [0]
-  sizes, phases = [], []
-  for i, level in enumerate(levels):
-    resident, search, fold = _level_parts(level, channels, batch, chunk_size,
-                                          platform)
-    start = held[i] + dict(search).get('pm: key descriptors', 0)
-    work = max(sum(search.values()), sum(fold.values()), start)
-    phases.append('start' if work == start and start > 0 else
-                  'fold' if work == sum(fold.values()) else 'search')
-    sizes.append(sum(video[:i + 2]) + sum(resident.values()) + work)
+  phases = [_level_phases(level, windows[i], held[i], channels, batch,
+                          chunk_size, platform)
+            for i, level in enumerate(levels)]
+  sizes = [sum(video[:i + 2]) + sum(resident.values()) +
+           sum(counted.values())
+           for i, (resident, counted, _, _) in enumerate(phases)]
   peak = max(range(len(levels)), key=sizes.__getitem__)
-  resident, search, fold = _level_parts(levels[peak], channels, batch,
-                                        chunk_size, platform)
-  fold_counted = phases[peak] == 'fold'
+  resident, counted, idle, phase = phases[peak]
   arrays = {'pyramid (down to the next coarser level)':
                 sum(video[:peak + 2])}
   if cpu_input:
     arrays['input + staging copy'] = cpu_input
   arrays.update(resident)
-  if phases[peak] == 'start':
-    counted, idle = {'coarser output + field held': held[peak],
-                     'pm: key descriptors': dict(search)[
-                         'pm: key descriptors']}, search
-  else:
-    counted, idle = (fold, search) if fold_counted else (search, fold)
   arrays.update(counted)
   if layout_draws > 1:
     guarded = levels[max(len(levels) - 1 - guard_level, 0):]
@@ -313,8 +363,8 @@ def breakdown(levels: Sequence[generation.Level],
   margin = int((_SAFETY - 1) * sum(arrays.values()))
   parts = tuple(fixed.items()) + tuple(arrays.items())
   total = int(sum(fixed.values()) + _SAFETY * sum(arrays.values()))
-  return Breakdown(peak, parts, fold_counted, tuple(idle.items()), margin,
-                   total)
+  return Breakdown(peak, parts, phase == 'fold', tuple(idle.items()),
+                   margin, total)
 
 
 def estimate_bytes(levels: Sequence[generation.Level],
@@ -324,7 +374,8 @@ def estimate_bytes(levels: Sequence[generation.Level],
                    chunk_size: int = 1024,
                    platform: str | None = None,
                    layout_draws: int = 1,
-                   guard_level: int = 1) -> int:
+                   guard_level: int = 1,
+                   windows: Sequence | None = None) -> int:
   """Peak memory of a generation request, in bytes.
 
   Args:
@@ -340,6 +391,11 @@ def estimate_bytes(levels: Sequence[generation.Level],
     layout_draws, guard_level: the structure guard (`Config`): each draw
       keeps its outputs of the guarded levels, and scoring the draws is one
       more program to compile.
+    windows: every level's temporal windows, `generation.level_windows(
+      levels, config)` (finest first, None where the level runs whole);
+      None: no level runs in windows. A windowed level searches and folds
+      one window at a time; its whole output and field, and the coarser
+      output and field every window's start reads, stay whole.
 
   Returns:
     An upper bound of the peak memory: the arrays (with a margin of
@@ -348,7 +404,7 @@ def estimate_bytes(levels: Sequence[generation.Level],
   """
   return breakdown(levels, channels, batch, chunk_size=chunk_size,
                    platform=platform, layout_draws=layout_draws,
-                   guard_level=guard_level).total
+                   guard_level=guard_level, windows=windows).total
 
 
 def _read_int(path: str) -> int | None:
@@ -510,14 +566,21 @@ def check_array_fits(shape: Sequence[int], what: str = 'the video', *,
 def _estimator(channels: int, chunk_size: int,
                config: generation.Config | None, platform: str | None):
   """`estimate(plan, num)`: `estimate_bytes` of a plan with `config`'s guard
-  (the defaults' without a config) on `platform` (default: this backend)."""
+  and temporal windows (the defaults' without a config: none) on `platform`
+  (default: this backend)."""
   platform = jax.default_backend() if platform is None else platform
   guard = {} if config is None else dict(
       layout_draws=generation.guard_draws(config),
       guard_level=config.guard_level)
-  return lambda plan, num: estimate_bytes(plan, channels, num,
-                                          chunk_size=chunk_size, **guard,
-                                          platform=platform)
+
+  def estimate(plan, num):
+    # The windows of each plan: a smaller request has fewer frames per level.
+    windows = None if config is None else generation.level_windows(plan,
+                                                                   config)
+    return estimate_bytes(plan, channels, num, chunk_size=chunk_size,
+                          **guard, platform=platform, windows=windows)
+
+  return estimate
 
 
 def check_fits(levels: Sequence[generation.Level],
@@ -586,6 +649,9 @@ def check_fits(levels: Sequence[generation.Level],
     fixes.append(f'fewer variations (e.g. --num {max_batch})')
   what = f'{frames}x{height}x{width}'
   what += f', {batch} variations' if batch > 1 else ''
+  if config is not None and config.window_frames is not None:
+    what += (f', in windows of {config.window_frames} frames on the finest '
+             f'{min(config.window_levels, len(levels) - 1)} level(s)')
   if fixes:
     fix = 'use ' + ', '.join(fixes[:-1]) + (' or ' if len(fixes) > 1 else '')
     fix += fixes[-1]
@@ -634,6 +700,92 @@ def largest_batch(levels: Sequence[generation.Level],
     return num
   # One fits (checked above); the largest n is the first whose n + 1 fails.
   return _first(lambda n: not fits(n + 1), 1, num - 1)
+
+
+class WindowChoice(NamedTuple):
+  """Temporal windows that make a request fit (`fitting_windows`).
+
+  Attributes:
+    frames: `Config.window_frames`, frames per window.
+    levels: `Config.window_levels`, how many of the finest levels run in
+      windows.
+  """
+  frames: int
+  levels: int
+
+
+def shortest_window(levels: Sequence[generation.Level],
+                     config: generation.Config) -> int:
+  """The fewest frames a window may have: more than the overlap, and at
+  least every level's patch (`generation.level_windows`)."""
+  return max(int(config.window_overlap) + 1,
+             max(level.patch_size[0] for level in levels))
+
+
+def fitting_windows(levels: Sequence[generation.Level],
+                    channels: int,
+                    batch: int = 1,
+                    *,
+                    chunk_size: int = 1024,
+                    available: int | None = None,
+                    config: generation.Config | None = None,
+                    platform: str | None = None,
+                    frames: int | None = None) -> WindowChoice | None:
+  """The temporal windows with which a request fits, for one that does not
+  fit whole.
+
+  Windows the fewest of the finest levels that makes a window of at least
+  `2 * overlap + pt` frames fit (each window then has more frames of its own
+  than it shares), in the most frames that fit there: every windowed level
+  has seams and makes its keys and its start's upscaling again per window,
+  and a short window spends most of its search on shared frames. Where no
+  number of levels fits such a window, the longest window that fits at all
+  (at least `shortest_window`), on the fewest levels that fit it.
+
+  Args:
+    levels, channels, batch, chunk_size, available, platform: as
+      `check_fits`.
+    config: the request's `Config` (its `window_overlap` and guard; the
+      defaults without one); its own `window_frames` and `window_levels`
+      are replaced.
+    frames: frames per window, fixed (only the levels are chosen: the
+      fewest that fit windows of this many frames); None: chosen too.
+
+  Returns:
+    The windows, whose estimate is at most `USABLE_FRACTION` of
+    `available`; None when no windows fit, the free memory is unknown, or
+    the finest level has too few frames to window.
+  """
+  if available is None:
+    available = available_bytes()
+    if available is None:
+      return None
+  config = generation.make_config() if config is None else config
+  usable = USABLE_FRACTION * available
+  if frames is None:
+    # A window of every frame of the finest level does not window it.
+    shortest = shortest_window(levels, config)
+    longest = levels[0].output_size[0] - 1
+  else:
+    shortest = longest = int(frames)
+  good = 2 * int(config.window_overlap) + max(l.patch_size[0] for l in levels)
+
+  def fits(size, count):
+    windowed = config._replace(window_frames=size, window_levels=count)
+    return _estimator(channels, chunk_size, windowed, platform)(
+        levels, batch) <= usable
+
+  fallback = None
+  for count in range(1, len(levels)):  # never the coarsest level
+    size = _largest_fitting(lambda n: n, lambda n, c=count: fits(n, c),
+                            shortest, longest)
+    if size is None:
+      continue
+    if size >= min(good, longest):
+      return WindowChoice(size, count)
+    if fallback is None or size > fallback.frames:
+      fallback = WindowChoice(size, count)
+  return fallback
 
 
 def check_outputs_fit(num: int, output_size: Sequence[int], channels: int,
