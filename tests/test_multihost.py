@@ -55,7 +55,8 @@ class MultiHostTest(absltest.TestCase):
     tmp = pathlib.Path(tempfile.mkdtemp())
     video = cli_checks.write_wave_video(tmp)
     fast = ['--search', 'exact', '--patch', '3,5,5', '--levels', '2',
-            '--iters', '1', '--quiet', '--num', '4', '--format', 'png']
+            '--iters', '1', '--reduce', 'mean', '--quiet', '--num', '4',
+            '--format', 'png']
     coordinator = f'127.0.0.1:{_free_port()}'
     # 2 faked CPU devices per process; a cache of their own.
     env = dict(os.environ, PYTHONPATH=str(_ROOT),
