@@ -46,3 +46,17 @@ def _cli_cache_stays_in_its_test():
   for name, value in saved.items():
     if getattr(jax.config, name) != value:
       jax.config.update(name, value)
+
+
+@pytest.fixture(autouse=True)
+def _no_resident_credit(monkeypatch):
+  """Memory checks see only the free memory a test patches in.
+
+  `memory.request_available_bytes` adds what this process already holds of
+  a request's estimate (its resident memory, up to the runtime and input):
+  in tests that is the test process's, different in every run, and it made
+  the refusals the tests provoke with a patched `available_bytes` pass.
+  `tests/test_memory.py` checks the credit itself.
+  """
+  from vgpnn_jax import memory  # pylint: disable=g-import-not-at-top
+  monkeypatch.setattr(memory, '_resident_bytes', lambda: 0)

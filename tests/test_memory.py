@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 import tempfile
+from unittest import mock
 
 from absl.testing import absltest
 from absl.testing import parameterized
@@ -18,6 +19,8 @@ from vgpnn_jax import memory
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _GIB = 2**30
+# conftest turns the credit for this process's memory off in every test.
+_REAL_RESIDENT_BYTES = memory._resident_bytes
 
 # One generation in a fresh process, on a smooth moving video; prints the
 # output's shape.
@@ -183,6 +186,25 @@ class EstimateTest(parameterized.TestCase):
     self.assertIsInstance(available, int)
     total = os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES')
     self.assertBetween(available, 1, total)
+
+  def test_own_resident_memory_of_the_request_counts_as_available(self):
+    self.assertBetween(_REAL_RESIDENT_BYTES(), 2**20,
+                       os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES'))
+    levels, _ = _plan((13, 144, 256))
+    # What the estimate counts that the process holds before it starts.
+    counted = memory._RUNTIME_BYTES + 2 * 13 * 144 * 256 * 3 * 4
+    free = 10 * 2**30
+    with mock.patch.object(memory, 'available_bytes', lambda: free):
+      for resident, credit in ((0, 0), (2**20, 2**20), (2**34, counted)):
+        with mock.patch.object(memory, '_resident_bytes', lambda: resident):
+          self.assertEqual(
+              memory.request_available_bytes(levels, 3, platform='cpu'),
+              free + credit)
+          # An accelerator's estimate is its arrays alone: no credit.
+          self.assertEqual(
+              memory.request_available_bytes(levels, 3, platform='gpu'), free)
+    with mock.patch.object(memory, 'available_bytes', lambda: None):
+      self.assertIsNone(memory.request_available_bytes(levels, 3))
 
   def test_container_limit(self):
     with tempfile.TemporaryDirectory() as root:

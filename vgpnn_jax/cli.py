@@ -771,7 +771,7 @@ def _choose_windows(args: argparse.Namespace, levels, channels: int, config):
         f'--window-frames {mode} is too short: a window needs more frames '
         f'than the {config.window_overlap} it shares and at least the '
         f'patch\'s; use --window-frames {shortest} or more')
-  available = memory.available_bytes()
+  available = memory.request_available_bytes(levels, channels)
   try:
     memory.check_fits(levels, channels, 1, chunk_size=config.chunk_size,
                       available=available, config=config)
