@@ -267,6 +267,9 @@ def _too_little_for_the_whole_clip(video_path, monkeypatch):
                                 guard_level=config.guard_level)
   available = int(whole / memory.USABLE_FRACTION) - 1
   monkeypatch.setattr(memory, 'available_bytes', lambda: available)
+  # No memory left spare: this clip's windows save less than the share
+  # (memory.fitting_windows' spare is tested in test_memory).
+  monkeypatch.setattr(cli, '_WINDOW_SPARE', 0.0)
   choice = memory.fitting_windows(levels, 3, available=available,
                                   config=config)
   assert choice is not None and choice.levels == 1  # the finest of 2

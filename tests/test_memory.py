@@ -429,6 +429,24 @@ class WindowsTest(absltest.TestCase):
         self.levels, 3, available=whole // 2, config=self.config,
         platform='cpu'))
 
+  def test_fitting_windows_leave_the_spare_share_free(self):
+    whole = self._estimate(platform='cpu')
+    fixed = memory._fixed_bytes(self.levels, 'cpu')
+    available = int(0.9 * whole / memory.USABLE_FRACTION)
+    tight = memory.fitting_windows(self.levels, 3, available=available,
+                                   config=self.config, platform='cpu')
+    spared = memory.fitting_windows(self.levels, 3, available=available,
+                                    config=self.config, platform='cpu',
+                                    spare=0.1)
+    self.assertLess(spared, tight)  # shorter windows, or on more levels
+    config = self.config._replace(window_frames=spared.frames,
+                                  window_levels=spared.levels)
+    estimate = memory.estimate_bytes(
+        self.levels, 3, platform='cpu', **_GUARD,
+        windows=generation.level_windows(self.levels, config))
+    self.assertLessEqual(estimate, memory.USABLE_FRACTION * available -
+                         0.1 * (whole - fixed))
+
   def test_fitting_windows_of_fixed_frames_choose_the_levels(self):
     whole = self._estimate(platform='cpu')
     available = int(0.9 * whole / memory.USABLE_FRACTION)

@@ -737,6 +737,10 @@ def _plan_generate(args: argparse.Namespace, path: str | pathlib.Path,
                       tuple(shape), refusal, windows)
 
 
+# The share of a request's arrays that its temporal windows leave free.
+_WINDOW_SPARE = 0.08
+
+
 def _windows_line(levels, config, reason: str) -> str:
   """'temporal windows: levels 14-15 of 15 (the finest 2) in windows of 15
   frames (overlap 2): REASON', levels numbered as the plan's (coarsest 1)."""
@@ -781,9 +785,12 @@ def _choose_windows(args: argparse.Namespace, levels, channels: int, config):
   if mode == 'auto' and whole_fits:
     return config, None
   frames = None if mode == 'auto' else mode
+  # The windows leave some memory to spare: the generation checks again
+  # later, when the machine may hold more (60x720x1280 windowed to the byte
+  # for 22.7 GiB free was refused by that check at 22.1 GiB).
   choice = None if whole_fits else memory.fitting_windows(
       levels, channels, 1, chunk_size=config.chunk_size, available=available,
-      config=config, frames=frames)
+      config=config, frames=frames, spare=_WINDOW_SPARE)
   if choice is None and mode == 'auto':
     smallest = memory.estimate_bytes(
         levels, channels, 1, chunk_size=config.chunk_size,

@@ -762,7 +762,8 @@ def fitting_windows(levels: Sequence[generation.Level],
                     available: int | None = None,
                     config: generation.Config | None = None,
                     platform: str | None = None,
-                    frames: int | None = None) -> WindowChoice | None:
+                    frames: int | None = None,
+                    spare: float = 0.0) -> WindowChoice | None:
   """The temporal windows with which a request fits, for one that does not
   fit whole.
 
@@ -782,6 +783,9 @@ def fitting_windows(levels: Sequence[generation.Level],
       are replaced.
     frames: frames per window, fixed (only the levels are chosen: the
       fewest that fit windows of this many frames); None: chosen too.
+    spare: the share of the request's arrays (its unwindowed estimate less
+      the fixed costs) left free beyond `USABLE_FRACTION`, for a check made
+      again later, when the machine may hold more.
 
   Returns:
     The windows, whose estimate is at most `USABLE_FRACTION` of
@@ -794,6 +798,11 @@ def fitting_windows(levels: Sequence[generation.Level],
       return None
   config = generation.make_config() if config is None else config
   usable = USABLE_FRACTION * available
+  if spare:
+    platform = jax.default_backend() if platform is None else platform
+    whole = _estimator(channels, chunk_size, config._replace(
+        window_frames=None), platform)(levels, batch)
+    usable -= spare * (whole - _fixed_bytes(levels, platform))
   if frames is None:
     # A window of every frame of the finest level does not window it.
     shortest = shortest_window(levels, config)
