@@ -6,6 +6,7 @@ results.
 """
 
 import functools
+from unittest import mock
 
 from absl.testing import absltest
 import jax
@@ -287,6 +288,30 @@ class PatchMatchTest(absltest.TestCase):
       pm.patchmatch(key, a[0], b, patch_size=PATCH)
     with self.assertRaises(ValueError):
       pm.patchmatch(key, a, b[..., :1], patch_size=PATCH)
+
+
+class DescriptorsTest(absltest.TestCase):
+
+  def test_blocks_of_frames_equal_one_convolution(self):
+    # A NumPy reference: every patch (pt, ph, pw, C) flattened, times basis.
+    rng = np.random.default_rng(0)
+    patch_size = (3, 5, 4)
+    video = rng.uniform(size=(9, 12, 10, 2)).astype(np.float32)
+    basis = rng.normal(size=(3 * 5 * 4 * 2, 20)).astype(np.float32)
+    windows = sliding_window_view(video, patch_size, axis=(0, 1, 2))
+    # [nT, nH, nW, C, pt, ph, pw] -> rows of (pt, ph, pw, C)
+    rows = windows.transpose(0, 1, 2, 4, 5, 6, 3).reshape(-1, basis.shape[0])
+    want = rows.astype(np.float64) @ basis
+    per_frame = 8 * 7 * 3 * 5 * 4 * 2 * 4  # bytes of one frame's patches
+    for budget in (2**40, 2 * per_frame, 3 * per_frame + 1, 1):
+      with mock.patch.object(pm, '_CONV_PATCH_BYTES', budget):
+        self.assertEqual(pm._descriptor_frames(video.shape, patch_size),
+                         max(1, budget // per_frame))
+        # Not jitted: a jitted trace would keep the first budget's blocks.
+        flat = pm._descriptors(video, basis, patch_size)
+        planar = pm._descriptors(video, basis, patch_size, planar=True)
+      np.testing.assert_allclose(flat, want, rtol=1e-4, atol=1e-4)
+      np.testing.assert_allclose(planar, want.T, rtol=1e-4, atol=1e-4)
 
 
 class UpscaleFieldTest(absltest.TestCase):

@@ -175,31 +175,69 @@ def _pca_basis(keys: jax.Array, patch_size: Shape3, dim: int,
   return jnp.matmul(basis, vectors[:, ::-1][:, :dim], precision=_HIGHEST)
 
 
+# XLA:CPU's convolution reserves a patch matrix for all its output positions
+# (positions x ph*pw*pt*C floats of address space, only partly touched): at
+# 49x612x1088 with 3x7x7 patches that is 57 GB, more than a 24 GiB machine
+# has, and the allocation failed with std::bad_alloc. Descriptors are made a
+# block of frames at a time, each block's matrix at most this large.
+_CONV_PATCH_BYTES = 2**32
+
+
+def _descriptor_frames(video_shape: Sequence[int], patch_size: Shape3) -> int:
+  """Frames of patch positions convolved at once (`_CONV_PATCH_BYTES`)."""
+  pt, ph, pw = patch_size
+  _, height, width, channels = video_shape
+  per_frame = ((height - ph + 1) * (width - pw + 1) * ph * pw * pt * channels
+               * 4)
+  return max(1, _CONV_PATCH_BYTES // per_frame)
+
+
 def _descriptors(video: jax.Array, basis: jax.Array, patch_size: Shape3,
                  planar: bool = False) -> jax.Array:
   """Projection of every patch on `basis`: [nT*nH*nW, dim], or [dim, ...].
 
   One 2-D convolution over the `pt` frames of each patch stacked on channels
-  (on CPU far cheaper than a 3-D convolution or an unfold). `planar` asks
-  the convolution for the channel-major layout, with no transposed copy.
+  (on CPU far cheaper than a 3-D convolution or an unfold), a block of frames
+  at a time on long or large videos (`_descriptor_frames`). `planar` asks the
+  convolution for the channel-major layout, with no transposed copy.
   """
   pt, ph, pw = patch_size
   channels = video.shape[-1]
   nt = video.shape[0] - pt + 1
   dim = basis.shape[-1]
-  stacked = jnp.concatenate([video[i:i + nt] for i in range(pt)], axis=-1)
   kernel = basis.reshape(pt, ph, pw, channels, dim)
   kernel = kernel.transpose(1, 2, 0, 3, 4).reshape(ph, pw, pt * channels, dim)
-  # XLA:CPU convolves up to 16 output channels directly; more go through a
-  # patch matrix (im2col) 441 values per patch: 1.5 GB at 13x288x512.
   out_spec = 'CNHW' if planar else 'NHWC'
-  out = [jax.lax.conv_general_dilated(
-      stacked, kernel[..., i:i + _CONV_GROUP], window_strides=(1, 1),
-      padding='VALID', dimension_numbers=('NHWC', 'HWIO', out_spec),
-      precision=_HIGHEST) for i in range(0, dim, _CONV_GROUP)]
-  if planar:
-    return jnp.concatenate(out, axis=0).reshape(dim, -1)
-  return jnp.concatenate(out, axis=-1).reshape(-1, dim)
+
+  def convolve(frames):  # [n + pt - 1, H, W, C] -> n frames of descriptors
+    n = frames.shape[0] - pt + 1
+    stacked = jnp.concatenate([frames[i:i + n] for i in range(pt)], axis=-1)
+    # XLA:CPU convolves up to 16 output channels directly; more go through a
+    # patch matrix (im2col) 441 values per patch: 1.5 GB at 13x288x512.
+    return jnp.concatenate([jax.lax.conv_general_dilated(
+        stacked, kernel[..., i:i + _CONV_GROUP], window_strides=(1, 1),
+        padding='VALID', dimension_numbers=('NHWC', 'HWIO', out_spec),
+        precision=_HIGHEST) for i in range(0, dim, _CONV_GROUP)],
+                           axis=out_spec.index('C'))
+
+  block = _descriptor_frames(video.shape, patch_size)
+  if block >= nt:
+    out = convolve(video)
+  else:
+    axis = out_spec.index('N')
+    shape = jax.eval_shape(convolve, video)
+
+    def fill(i, out):
+      # The last block is moved back to end at the last frame; the frames it
+      # shares with the one before get the same values again.
+      start = jnp.minimum(i * block, nt - block)
+      frames = jax.lax.dynamic_slice_in_dim(video, start, block + pt - 1)
+      return jax.lax.dynamic_update_slice_in_dim(out, convolve(frames),
+                                                 start, axis)
+
+    out = jax.lax.fori_loop(0, -(-nt // block), fill,
+                            jnp.zeros(shape.shape, shape.dtype))
+  return out.reshape(dim, -1) if planar else out.reshape(-1, dim)
 
 
 class KeyIndex(NamedTuple):
