@@ -353,6 +353,22 @@ class WindowsTest(absltest.TestCase):
           self.levels, 3, platform=platform,
           windows=[None] * len(self.levels)), whole)
 
+  def test_request_bytes_counts_the_configs_guard_windows_and_chunks(self):
+    config = self.config._replace(window_frames=9, window_levels=2,
+                                  layout_draws=3, guard_level=2,
+                                  chunk_size=256)
+    for platform in ('cpu', 'gpu'):
+      self.assertEqual(
+          memory.request_bytes(self.levels, 3, 2, config=config,
+                               platform=platform),
+          memory.estimate_bytes(
+              self.levels, 3, 2, chunk_size=256, layout_draws=3,
+              guard_level=2, platform=platform,
+              windows=generation.level_windows(self.levels, config)))
+      self.assertEqual(
+          memory.request_bytes(self.levels, 3, platform=platform),
+          memory.estimate_bytes(self.levels, 3, platform=platform))
+
   def test_windows_need_less_and_more_with_longer_windows(self):
     whole = self._estimate()
     for count in (1, 2):

@@ -764,7 +764,6 @@ def _choose_windows(args: argparse.Namespace, levels, channels: int, config):
   saying that windows do not fit either) when auto finds no windows.
   """
   from vgpnn_jax import errors  # pylint: disable=g-import-not-at-top
-  from vgpnn_jax import generation  # pylint: disable=g-import-not-at-top
   from vgpnn_jax import memory  # pylint: disable=g-import-not-at-top
   mode = getattr(args, 'window_frames', 'off')
   if mode == 'off' or levels[0].output_size[0] <= 1 or len(levels) < 2:
@@ -792,12 +791,8 @@ def _choose_windows(args: argparse.Namespace, levels, channels: int, config):
       levels, channels, 1, chunk_size=config.chunk_size, available=available,
       config=config, frames=frames, spare=_WINDOW_SPARE)
   if choice is None and mode == 'auto':
-    smallest = memory.estimate_bytes(
-        levels, channels, 1, chunk_size=config.chunk_size,
-        layout_draws=generation.guard_draws(config),
-        guard_level=config.guard_level,
-        windows=generation.level_windows(levels, config._replace(
-            window_frames=shortest, window_levels=len(levels) - 1)))
+    smallest = memory.request_bytes(levels, channels, config=config._replace(
+        window_frames=shortest, window_levels=len(levels) - 1))
     raise errors.InputError(
         f'{refusal}; temporal windows do not fit either (windows of '
         f'{shortest} frames on the finest {len(levels) - 1} level(s) need '
@@ -809,10 +804,8 @@ def _choose_windows(args: argparse.Namespace, levels, channels: int, config):
   if whole_fits:
     reason = f'--window-frames {frames}'
   else:
-    whole = memory.estimate_bytes(
-        levels, channels, 1, chunk_size=config.chunk_size,
-        layout_draws=generation.guard_draws(config),
-        guard_level=config.guard_level)
+    whole = memory.request_bytes(levels, channels,
+                                 config=config._replace(window_frames=None))
     reason = (f'the whole clip needs about {whole / 2**30:.1f} GiB, '
               f'{available / 2**30:.1f} GiB free (a run may use '
               f'{memory.USABLE_FRACTION:.0%})')

@@ -615,6 +615,19 @@ def _estimator(channels: int, chunk_size: int,
   return estimate
 
 
+def request_bytes(levels: Sequence[generation.Level],
+                  channels: int,
+                  batch: int = 1,
+                  *,
+                  config: generation.Config | None = None,
+                  platform: str | None = None) -> int:
+  """`estimate_bytes` of a request as `generate` runs it with `config`: its
+  chunk size, structure guard and temporal windows (without a config: no
+  guard and no windows, as `check_fits`)."""
+  chunk_size = 1024 if config is None else config.chunk_size
+  return _estimator(channels, chunk_size, config, platform)(levels, batch)
+
+
 def check_fits(levels: Sequence[generation.Level],
                channels: int,
                batch: int = 1,
@@ -800,8 +813,9 @@ def fitting_windows(levels: Sequence[generation.Level],
   usable = USABLE_FRACTION * available
   if spare:
     platform = jax.default_backend() if platform is None else platform
-    whole = _estimator(channels, chunk_size, config._replace(
-        window_frames=None), platform)(levels, batch)
+    whole = request_bytes(levels, channels, batch, platform=platform,
+                          config=config._replace(window_frames=None,
+                                                 chunk_size=chunk_size))
     usable -= spare * (whole - _fixed_bytes(levels, platform))
   if frames is None:
     # A window of every frame of the finest level does not window it.
