@@ -46,6 +46,32 @@ class ShardingTest(absltest.TestCase):
 
 
 
+class LoopOverBatchTest(absltest.TestCase):
+
+  def test_a_loop_unless_the_batch_is_split(self):
+    @sharding.loop_over_batch
+    def scaled_sum(x, scale):
+      return (x * scale[None]).sum(axis=-1), x[0]
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(4, 3, 5)).astype(np.float32)
+    scale = rng.normal(size=(5,)).astype(np.float32)
+    fn = jax.jit(jax.vmap(scaled_sum, in_axes=(0, None)))
+    total, first = fn(x, scale)
+    np.testing.assert_allclose(total, (x * scale[None, None]).sum(-1), rtol=1e-6)
+    np.testing.assert_array_equal(first, x[:, 0])
+    self.assertIn('while', fn.lower(x, scale).as_text())  # a loop
+    # Split over a 'batch' mesh: batched by vmap, no gather of the batch.
+    keys = sharding.shard_keys(jax.random.split(jax.random.key(0), 4))
+    split = jax.device_put(x, keys.sharding)
+    with sharding.batch_mesh_of(keys):
+      compiled = fn.lower(split, scale).compile()
+      total, _ = compiled(split, scale)
+    np.testing.assert_allclose(total, (x * scale[None, None]).sum(-1), rtol=1e-6)
+    self.assertNotIn('while', compiled.as_text())
+    self.assertNotIn('all-gather', compiled.as_text())
+
+
 class SpreadQueriesTest(parameterized.TestCase):
   """One video over several devices: the queries split, the output equal."""
 

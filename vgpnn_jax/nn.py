@@ -38,39 +38,17 @@ def _first_argmin(scores: jax.Array) -> tuple[jax.Array, jax.Array]:
   return index.astype(jnp.int32), best
 
 
-@jax.custom_batching.custom_vmap
+# Batched by a loop (`sharding.loop_over_batch`): under `vmap` the queries of
+# every variation against the shared keys would become one matrix product,
+# and XLA:CPU's blocking of it (so its rounding) depends on the batch size: a
+# near tie of the nearest key flipped, and a variation made in a batch of 2
+# differed from the same key's made alone or in a batch of 3 (by up to 12/255
+# on 0.5% of its voxels). The loop keeps every product the one `generate`
+# makes for that key.
+@sharding.loop_over_batch
 def _cross(queries: jax.Array, keys: jax.Array) -> jax.Array:
   """[Q, D] x [K, D] -> [Q, K] dot products."""
   return jnp.matmul(queries, keys.T, precision=_HIGHEST)
-
-
-@_cross.def_vmap
-def _cross_batched(axis_size, in_batched, queries, keys):
-  """A batch of variations: one product per variation, each as it runs alone.
-
-  Batched by `vmap`, the queries of every variation against the shared keys
-  become one matrix product, and XLA:CPU's blocking of it (so its rounding)
-  depends on the batch size: a near tie of the nearest key then flipped, and
-  a variation made in a batch of 2 differed from the same key's made alone or
-  in a batch of 3 (by up to 12/255 on 0.5% of its voxels). A loop over the
-  batch keeps every product the one `generate` makes for that key. A batch
-  split over devices (a 'batch' mesh, `sharding.shard_keys`) keeps the
-  batched product: a loop over a split axis would gather the whole batch on
-  every device.
-  """
-  del axis_size
-  queries_batched, keys_batched = in_batched
-  mesh = jax.sharding.get_abstract_mesh()
-  if not mesh.empty and sharding.BATCH_AXIS in mesh.axis_names:
-    keys = keys if keys_batched else keys[None]
-    queries = queries if queries_batched else queries[None]
-    return jnp.matmul(queries, jnp.swapaxes(keys, -1, -2),
-                      precision=_HIGHEST), True
-  if queries_batched and keys_batched:
-    return jax.lax.map(lambda qk: _cross(*qk), (queries, keys)), True
-  if queries_batched:
-    return jax.lax.map(lambda q: _cross(q, keys), queries), True
-  return jax.lax.map(lambda k: _cross(queries, k), keys), True
 
 
 def _sq_distances(queries: jax.Array, keys: jax.Array,

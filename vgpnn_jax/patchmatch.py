@@ -513,16 +513,16 @@ def _keep_better_start(patch_size: Shape3, block: int):
   Scoring on descriptors may trade an exactly better match for a worse one:
   this never returns a match worse than the one given. Only the queries whose
   match moved are scored, in compacted blocks: after a level's first
-  iteration that is 3-13% of them. Batched by a loop rather than by `vmap`:
-  under `vmap` a loop whose length depends on the data selects the whole
-  field at every block.
+  iteration that is 3-13% of them. Batched by a loop rather than by `vmap`
+  (`sharding.loop_over_batch`): under `vmap` a loop whose length depends on
+  the data selects the whole field at every block.
 
   The returned function takes [Tq, Hq, Wq, C] queries, [Tk, Hk, Wk, C] keys,
   and [num_q] flat key corners found by the search (`field`) and started from
   (`start`); it returns [num_q] flat key corners.
   """
 
-  @jax.custom_batching.sequential_vmap
+  @sharding.loop_over_batch
   def keep_better_start(queries, keys, field, start):
 
     def nearer(q_pos):

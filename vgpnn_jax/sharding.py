@@ -136,6 +136,54 @@ def constrain_batch(tree):
   return jax.tree.map(constrain, tree)
 
 
+def batch_is_split() -> bool:
+  """Whether the function being traced runs under a 'batch' mesh of several
+  devices (`batch_mesh_of`): its batch axis is split over them."""
+  mesh = jax.sharding.get_abstract_mesh()
+  return (not mesh.empty and BATCH_AXIS in mesh.axis_names and
+          mesh.shape[BATCH_AXIS] > 1)
+
+
+def loop_over_batch(fn):
+  """`fn` that `vmap` batches by a loop, except over a split batch.
+
+  Like `jax.custom_batching.sequential_vmap`: under `vmap`, `fn` runs once
+  per member of the batch (`lax.map`; the unbatched arguments passed whole),
+  as it runs alone. For data-dependent loops, where `vmap` runs every member
+  as long as the slowest and selects whole arrays each round, and for
+  products whose rounding `vmap` would make depend on the batch size. Under
+  a 'batch' mesh of several devices (`batch_is_split`) it is batched by
+  `vmap`: a loop over the split axis would gather the whole batch on every
+  device, and each device would run all of it.
+
+  Args:
+    fn: a function of arrays (pytrees of arrays) returning arrays.
+
+  Returns:
+    `fn`, with that batching rule.
+  """
+  looped = jax.custom_batching.custom_vmap(fn)
+
+  @looped.def_vmap
+  def rule(axis_size, in_batched, *args):
+    del axis_size
+    leaves, tree = jax.tree.flatten(args)
+    batched = jax.tree.leaves(in_batched)
+    if batch_is_split():
+      axes = jax.tree.unflatten(tree, [0 if b else None for b in batched])
+      out = jax.vmap(fn, in_axes=tuple(axes))(*args)
+    else:
+      def one(mapped):
+        mapped = iter(mapped)
+        member = [next(mapped) if b else x for x, b in zip(leaves, batched)]
+        return looped(*jax.tree.unflatten(tree, member))
+
+      out = jax.lax.map(one, [x for x, b in zip(leaves, batched) if b])
+    return out, jax.tree.map(lambda _: True, out)
+
+  return looped
+
+
 def batch_mesh_of(keys: jax.Array):
   """The context in which a batch over `keys` runs: their mesh, if split.
 
