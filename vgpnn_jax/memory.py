@@ -42,6 +42,7 @@ import jax
 from vgpnn_jax import errors
 from vgpnn_jax import generation
 from vgpnn_jax import patches
+from vgpnn_jax import patchmatch as patchmatch_lib
 from vgpnn_jax import pnn
 from vgpnn_jax import sizes as sizes_lib
 
@@ -130,8 +131,11 @@ def _patchmatch_parts(level: generation.Level, channels: int, batch: int,
   queries = _grid(level.output_size, level.patch_size)
   keys = _grid(level.input_size, level.patch_size)
   frames, height, width = level.output_size
-  # `_descriptors` stacks the pt frames of each patch on channels.
-  stacked = (frames - pt + 1) * height * width * pt * channels
+  # `_descriptors` stacks the pt frames of each patch on channels, a block
+  # of frames at a time on large levels (`patchmatch._descriptor_frames`).
+  block = patchmatch_lib._descriptor_frames(  # pylint: disable=protected-access
+      (frames, height, width, channels), level.patch_size)
+  stacked = min(frames - pt + 1, block) * height * width * pt * channels
   # Per variation: the query descriptors and a convolution output of their
   # size, the key descriptors (per variation: the principal components
   # depend on the key), two stacked videos, the sampled patches of the
