@@ -438,8 +438,9 @@ class WindowsTest(absltest.TestCase):
       for count in range(1, len(self.levels)):
         longest[count] = max((n for n in range(overlap + 1, frames)
                               if fits(n, count, available)), default=None)
-      good_counts = [c for c, n in longest.items() if n and n >= good]
-      fitting = [(n, -c) for c, n in longest.items() if n]
+      good_counts = [c for c, n in longest.items()
+                     if n is not None and n >= good]
+      fitting = [(n, -c) for c, n in longest.items() if n is not None]
       if good_counts:
         expected = (longest[good_counts[0]], good_counts[0])
       elif fitting:

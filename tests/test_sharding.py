@@ -56,9 +56,10 @@ class LoopOverBatchTest(absltest.TestCase):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(4, 3, 5)).astype(np.float32)
     scale = rng.normal(size=(5,)).astype(np.float32)
+    want = (x * scale[None, None]).sum(-1)
     fn = jax.jit(jax.vmap(scaled_sum, in_axes=(0, None)))
     total, first = fn(x, scale)
-    np.testing.assert_allclose(total, (x * scale[None, None]).sum(-1), rtol=1e-6)
+    np.testing.assert_allclose(total, want, rtol=1e-6)
     np.testing.assert_array_equal(first, x[:, 0])
     self.assertIn('while', fn.lower(x, scale).as_text())  # a loop
     # Split over a 'batch' mesh: batched by vmap, no gather of the batch.
@@ -67,7 +68,7 @@ class LoopOverBatchTest(absltest.TestCase):
     with sharding.batch_mesh_of(keys):
       compiled = fn.lower(split, scale).compile()
       total, _ = compiled(split, scale)
-    np.testing.assert_allclose(total, (x * scale[None, None]).sum(-1), rtol=1e-6)
+    np.testing.assert_allclose(total, want, rtol=1e-6)
     self.assertNotIn('while', compiled.as_text())
     self.assertNotIn('all-gather', compiled.as_text())
 

@@ -817,9 +817,8 @@ def fitting_windows(levels: Sequence[generation.Level],
   usable = USABLE_FRACTION * available
   if spare:
     platform = jax.default_backend() if platform is None else platform
-    whole = request_bytes(levels, channels, batch, platform=platform,
-                          config=config._replace(window_frames=None,
-                                                 chunk_size=chunk_size))
+    whole = _estimator(channels, chunk_size, config._replace(
+        window_frames=None), platform)(levels, batch)
     usable -= spare * (whole - _fixed_bytes(levels, platform))
   if frames is None:
     # A window of every frame of the finest level does not window it.
