@@ -24,12 +24,13 @@ import time
 
 _ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(_ROOT))
+sys.path.insert(0, str(_ROOT / 'experiments'))
 
 import jax  # pylint: disable=g-import-not-at-top,wrong-import-position
 import jax.numpy as jnp  # pylint: disable=g-import-not-at-top,wrong-import-position
 
+import memory_breakdown  # pylint: disable=g-import-not-at-top,wrong-import-position
 from vgpnn_jax import generation  # pylint: disable=g-import-not-at-top,wrong-import-position
-from vgpnn_jax import pnn  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 _GIB = 2.0**30
 
@@ -52,21 +53,12 @@ def main() -> None:
                                   window_frames=args.window_frames)
   levels = generation.plan_levels(size, config, 3)
   index = args.level
-  # pylint: disable=protected-access
-  static = generation._programs(levels, config)
-  key = generation._fold_in(jax.random.key(0), index, False)
-  specs = generation._level_specs(key, levels, index, static,
-                                  [None] * len(levels), [3] * len(levels),
-                                  False)
-  programs = (generation._compiled_start(static[index],
-                                         index == len(levels) - 1, False),
-              pnn.compiled_iteration(static[index].options, False))
-  # pylint: enable=protected-access
+  programs = memory_breakdown.level_programs(levels, config, index)
   noise = [jax.random.key(1)]
 
   def synthetic(spec):
     if jax.dtypes.issubdtype(spec.dtype, jax.dtypes.prng_key):
-      return key
+      return jax.random.key(0)
     if jnp.issubdtype(spec.dtype, jnp.integer):
       return jnp.zeros(spec.shape, spec.dtype)
     noise[0], sub = jax.random.split(noise[0])
@@ -78,7 +70,7 @@ def main() -> None:
         f'{"x".join(map(str, level.patch_size))}', flush=True)
   print('| program | compile s | arguments GiB | output GiB | temp GiB | '
         'run s | peak RSS GiB |\n|---|---|---|---|---|---|---|', flush=True)
-  for name, program, spec in zip(('start', 'iteration'), programs, specs):
+  for name, program, spec in programs:
     begin = time.time()
     compiled = program.lower(*spec).compile()
     compile_s = time.time() - begin

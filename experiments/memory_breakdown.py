@@ -33,11 +33,12 @@ _MIB = 2.0**20
 _CHANNELS = 3
 
 
-def xla_buffers(levels, config, index: int, num: int) -> dict:
-  """memory_analysis() of level `index`'s start and iteration programs.
+def level_programs(levels, config, index: int, num: int = 1):
+  """Level `index`'s start and iteration programs and their argument shapes.
 
-  Compiled as `generate_batch` compiles them (batched over `num` keys when
-  num > 1, unguided). Returns {'start': analysis, 'iteration': analysis}.
+  As `generate_batch` compiles them (batched over `num` keys when num > 1,
+  unguided). Returns [(name, jitted program, argument specs)] for 'start'
+  and 'iteration'.
   """
   import jax  # pylint: disable=g-import-not-at-top
   # pylint: disable=protected-access
@@ -52,8 +53,14 @@ def xla_buffers(levels, config, index: int, num: int) -> dict:
   fns = (generation._compiled_start(static[index], coarsest, batched),
          pnn.compiled_iteration(static[index].options, batched))
   # pylint: enable=protected-access
+  return list(zip(('start', 'iteration'), fns, specs))
+
+
+def xla_buffers(levels, config, index: int, num: int) -> dict:
+  """memory_analysis() of level `index`'s start and iteration programs
+  (`level_programs`). Returns {'start': analysis, 'iteration': analysis}."""
   return {name: fn.lower(*spec).compile().memory_analysis()
-          for name, fn, spec in zip(('start', 'iteration'), fns, specs)}
+          for name, fn, spec in level_programs(levels, config, index, num)}
 
 
 def _breakdown(levels, config, num: int) -> memory.Breakdown:
