@@ -14,6 +14,9 @@ the input, whose ratios say how much of it the clip's own motion makes.
     python experiments/bench_windows.py        # 26x144x256, 2 windows of 15
     python experiments/bench_windows.py --frames 39 --window 16 --overlap 4
     python experiments/bench_windows.py --modes windowed --num 1  # one mode
+    # windows whose keys are their own frames and 4 more either side
+    python experiments/bench_windows.py --modes whole,windowed,keys \
+        --key-margin 4
 
 Each mode's row gives `memory.estimate_bytes` of its request (with its
 windows and the structure guard, as `generate` checks it) beside the peak.
@@ -37,23 +40,30 @@ import bench_memory  # pylint: disable=g-import-not-at-top,wrong-import-position
 _CLIP = os.path.join(_ROOT, '..', 'shared', 'data', 'bigbuckbunny_720p.mp4')
 
 
-def _config(args: argparse.Namespace, windowed: bool):
+MODES = ('whole', 'windowed', 'keys')
+
+
+def _config(args: argparse.Namespace, mode: str):
+  """The config of a mode: 'whole', 'windowed' (the whole input level as
+  every window's keys) or 'keys' (windows with `--key-margin`)."""
   from vgpnn_jax import generation  # pylint: disable=g-import-not-at-top
   overrides = {}
-  if windowed:
+  if mode != 'whole':
     overrides = dict(window_frames=args.window, window_overlap=args.overlap,
                      window_levels=args.levels)
+  if mode == 'keys':
+    overrides['window_key_margin'] = args.key_margin
   return generation.make_config(**overrides)
 
 
 def _read(args: argparse.Namespace) -> np.ndarray:
   from vgpnn_jax import io  # pylint: disable=g-import-not-at-top
   video, _ = io.read_video(args.clip, max_size=args.max_size,
-                           stop=args.frames)
+                           start=args.start, stop=args.start + args.frames)
   return video
 
 
-def run_mode(args: argparse.Namespace, windowed: bool, out: str) -> dict:
+def run_mode(args: argparse.Namespace, mode: str, out: str) -> dict:
   """The subprocess side: generates `args.num` variations, saves them."""
   import jax  # pylint: disable=g-import-not-at-top
   from vgpnn_jax import generation  # pylint: disable=g-import-not-at-top
@@ -62,7 +72,7 @@ def run_mode(args: argparse.Namespace, windowed: bool, out: str) -> dict:
     jax.config.update('jax_compilation_cache_dir', cache)
     jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.2)
   video = _read(args)
-  config = _config(args, windowed)
+  config = _config(args, mode)
   outputs, seconds = [], []
   for seed in range(args.num):
     start = time.perf_counter()
@@ -73,14 +83,16 @@ def run_mode(args: argparse.Namespace, windowed: bool, out: str) -> dict:
   return {'seconds': seconds}
 
 
-def measure(args: argparse.Namespace, windowed: bool, out: str) -> dict:
+def measure(args: argparse.Namespace, mode: str, out: str) -> dict:
   """Runs one mode in a subprocess: its seconds and peak RSS in bytes."""
   command = [sys.executable, os.path.abspath(__file__), '--one', out,
              '--clip', args.clip, '--frames', str(args.frames),
+             '--start', str(args.start),
              '--max-size', str(args.max_size), '--window', str(args.window),
              '--overlap', str(args.overlap), '--levels', str(args.levels),
-             '--num', str(args.num)] + (['--windowed'] if windowed else [])
-  return bench_memory.run_measured(command, f'windowed={windowed}')
+             '--num', str(args.num), '--key-margin', str(args.key_margin),
+             '--mode', mode]
+  return bench_memory.run_measured(command, f'mode={mode}')
 
 
 def border_pairs(windows, frames: int) -> np.ndarray:
@@ -114,48 +126,54 @@ def main() -> None:
                       help='window_overlap')
   parser.add_argument('--levels', type=int, default=2,
                       help='window_levels (finest levels in windows)')
+  parser.add_argument('--key-margin', type=int, default=4,
+                      help='window_key_margin of the keys mode')
+  parser.add_argument('--start', type=int, default=0,
+                      help='first frame of the clip')
   parser.add_argument('--num', type=int, default=2,
                       help='variations per mode (seeds 0, 1, ...)')
   parser.add_argument('--max-patches', type=int, default=2048,
                       help='query patches sampled for coherence')
   parser.add_argument('--keep', default=None,
                       help='folder to keep the outputs in (whole.npy, '
-                      'windowed.npy: [num, T, H, W, 3])')
+                      'windowed.npy, keys.npy: [num, T, H, W, 3])')
   parser.add_argument('--score', default=None, metavar='DIR',
                       help='only score the outputs kept in DIR by --keep')
   parser.add_argument('--modes', default='whole,windowed',
-                      help='comma-separated modes to run: whole, windowed')
-  parser.add_argument('--windowed', action='store_true',
-                      help=argparse.SUPPRESS)
+                      help='comma-separated modes to run: whole, windowed, '
+                      'keys')
+  parser.add_argument('--mode', default='whole', help=argparse.SUPPRESS)
   parser.add_argument('--one', default=None, help=argparse.SUPPRESS)
   args = parser.parse_args()
   if args.one:  # the subprocess side
-    print(json.dumps(run_mode(args, args.windowed, args.one)))
+    print(json.dumps(run_mode(args, args.mode, args.one)))
     return
   import jax  # pylint: disable=g-import-not-at-top
   from vgpnn_jax import generation  # pylint: disable=g-import-not-at-top
   from vgpnn_jax import memory  # pylint: disable=g-import-not-at-top
   from vgpnn_jax import metrics  # pylint: disable=g-import-not-at-top
   video = _read(args)
-  levels = generation.plan_levels(video.shape[:3], _config(args, True))
-  windows = generation.level_windows(levels, _config(args, True))
+  levels = generation.plan_levels(video.shape[:3], _config(args, 'windowed'))
+  windows = generation.level_windows(levels, _config(args, 'keys'))
   border = border_pairs(windows[0], video.shape[0])
-  print(f'clip {os.path.basename(args.clip)}, '
+  print(f"clip {os.path.basename(args.clip)} from frame {args.start}, "
         f'{"x".join(map(str, video.shape[:3]))}, {len(levels)} levels, '
         f'{args.num} variation(s) per mode, default config otherwise')
   for index, w in enumerate(windows):
     if w is not None:
       print(f'  level {index} (finest = 0, {levels[index].output_size}): '
-            f'windows of {w.size} frames starting at {w.starts}')
+            f'windows of {w.size} frames starting at {w.starts}; with '
+            f'--key-margin {args.key_margin} keys of {w.key_size} input '
+            f'frames starting at {w.key_starts}')
   print(f'  border frame pairs (finest level): '
         f'{np.flatnonzero(border).tolist()}')
   print(f'  input seam ratio on those frames: {seam_ratio(video, border):.3f}')
   gib = 2.0**30
   print()
 
-  def estimate(windowed):
+  def estimate(mode):
     """`memory.estimate_bytes` of one variation (as `generate` checks)."""
-    config = _config(args, windowed)
+    config = _config(args, mode)
     return memory.estimate_bytes(
         levels, video.shape[3], platform='cpu',
         layout_draws=generation.guard_draws(config),
@@ -167,15 +185,13 @@ def main() -> None:
   print('|---|---|---|---|---|---|')
   modes = args.modes.split(',')
   with tempfile.TemporaryDirectory() as work:
-    for windowed in [m == 'windowed' for m in ('whole', 'windowed')
-                     if m in modes]:
-      name = 'windowed' if windowed else 'whole'
+    for name in [m for m in MODES if m in modes]:
       if args.score:
         result = {'seconds': [math.nan], 'peak_bytes': math.nan}
         outputs = np.load(os.path.join(args.score, name + '.npy'))
       else:
         out = os.path.join(work, f'{name}.npy')
-        result = measure(args, windowed, out)
+        result = measure(args, name, out)
         outputs = np.load(out)
       if args.keep:
         os.makedirs(args.keep, exist_ok=True)
@@ -184,10 +200,12 @@ def main() -> None:
           o, video, max_patches=args.max_patches, key=jax.random.key(i)))
                    for i, o in enumerate(outputs)]
       seams = [seam_ratio(o, border) for o in outputs]
-      name = (f'windows {args.window}/{args.overlap} on {args.levels} '
-              f'level(s)' if windowed else 'whole clip')
+      needed = estimate(name)
+      name = {'whole': 'whole clip',
+              'windowed': f'windows {args.window}/{args.overlap} on '
+                          f'{args.levels} level(s)',
+              'keys': f'the same, keys +-{args.key_margin} frames'}[name]
       seconds = ', '.join(f'{s:.0f}' for s in result['seconds'])
-      needed = estimate(windowed)
       print(f'| {name} | {seconds} | {result["peak_bytes"] / gib:.2f} | '
             f'{needed / gib:.2f} ({needed / result["peak_bytes"]:.2f}x) | '
             f'{np.mean(coherence):.3g} ({", ".join(f"{c:.3g}" for c in coherence)}) | '

@@ -47,10 +47,17 @@ def main() -> None:
   parser.add_argument('--window-frames', type=int, default=None,
                       help='temporal windows on the finest level (as '
                       'generate --window-frames N)')
+  parser.add_argument('--window-levels', type=int, default=1,
+                      help='finest levels in windows (Config.window_levels)')
+  parser.add_argument('--key-margin', type=int, default=None,
+                      help='Config.window_key_margin: each window searches '
+                      'its own frames and this many more either side')
   args = parser.parse_args()
   size = tuple(int(n) for n in args.size.split('x'))
   config = generation.make_config(generation.default_config(size[0]),
-                                  window_frames=args.window_frames)
+                                  window_frames=args.window_frames,
+                                  window_levels=args.window_levels,
+                                  window_key_margin=args.key_margin)
   levels = generation.plan_levels(size, config, 3)
   index = args.level
   programs = memory_breakdown.level_programs(levels, config, index)

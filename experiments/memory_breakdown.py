@@ -43,7 +43,9 @@ def level_programs(levels, config, index: int, num: int = 1):
   import jax  # pylint: disable=g-import-not-at-top
   # pylint: disable=protected-access
   batched = num > 1
-  static = generation._programs(levels, config)
+  static = generation._programs(levels, config,
+                                windows=generation.level_windows(levels,
+                                                                 config))
   keys = jax.random.split(jax.random.key(0), num)
   keys = generation._fold_in(keys if batched else keys[0], index, batched)
   specs = generation._level_specs(keys, levels, index, static,

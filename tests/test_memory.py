@@ -421,35 +421,47 @@ class WindowsTest(absltest.TestCase):
     frames = self.levels[0].output_size[0]
     whole = self._estimate(platform='cpu')
 
-    def fits(size, count, available):
-      config = self.config._replace(window_frames=size, window_levels=count)
+    def fits(size, count, margin, available):
+      config = self.config._replace(window_frames=size, window_levels=count,
+                                    window_key_margin=margin)
       return memory.estimate_bytes(
           self.levels, 3, platform='cpu', **_GUARD,
           windows=generation.level_windows(self.levels, config)) <= (
               memory.USABLE_FRACTION * available)
 
-    for needed in (0.97, 0.9, 0.8):
+    margins = (None, memory.KEY_MARGIN)
+    chosen = []
+    for needed in (0.97, 0.9, 0.8, 0.62, 0.55):
       available = int(needed * whole / memory.USABLE_FRACTION)
       choice = memory.fitting_windows(self.levels, 3, available=available,
                                       config=self.config, platform='cpu')
-      # Brute force: the first level count with a good window, its longest;
-      # else the longest window that fits at all, on the fewest levels.
-      longest = {}
-      for count in range(1, len(self.levels)):
-        longest[count] = max((n for n in range(overlap + 1, frames)
-                              if fits(n, count, available)), default=None)
-      good_counts = [c for c, n in longest.items()
-                     if n is not None and n >= good]
-      fitting = [(n, -c) for c, n in longest.items() if n is not None]
-      if good_counts:
-        expected = (longest[good_counts[0]], good_counts[0])
-      elif fitting:
-        expected = (max(fitting)[0], -max(fitting)[1])
-      else:
-        expected = None
+      # Brute force: whole keys, then key windows: the first level count
+      # with a good window, its longest; else the longest window that fits
+      # at all, whole keys first, on the fewest levels.
+      expected, fitting = None, []
+      for margin in margins:
+        longest = {}
+        for count in range(1, len(self.levels)):
+          longest[count] = max((n for n in range(overlap + 1, frames)
+                                if fits(n, count, margin, available)),
+                               default=None)
+        good_counts = [c for c, n in longest.items()
+                       if n is not None and n >= good]
+        if good_counts:
+          expected = (longest[good_counts[0]], good_counts[0], margin)
+          break
+        fitting += [(n, margin is None, -c, margin)
+                    for c, n in longest.items() if n is not None]
+      if expected is None and fitting:
+        n, _, minus_count, margin = max(fitting)
+        expected = (n, -minus_count, margin)
       self.assertEqual(choice, expected, needed)
+      chosen.append(choice and choice.key_margin)
+    # Where whole keys leave no good window, the keys are windowed too.
+    self.assertIn(None, chosen)
+    self.assertIn(memory.KEY_MARGIN, chosen)
     self.assertIsNone(memory.fitting_windows(
-        self.levels, 3, available=whole // 2, config=self.config,
+        self.levels, 3, available=whole // 4, config=self.config,
         platform='cpu'))
 
   def test_fitting_windows_leave_the_spare_share_free(self):
@@ -461,7 +473,8 @@ class WindowsTest(absltest.TestCase):
     spared = memory.fitting_windows(self.levels, 3, available=available,
                                     config=self.config, platform='cpu',
                                     spare=0.1)
-    self.assertLess(spared, tight)  # shorter windows, or on more levels
+    # Shorter windows, or on more levels.
+    self.assertLess(spared[:2], tight[:2])
     config = self.config._replace(window_frames=spared.frames,
                                   window_levels=spared.levels)
     estimate = memory.estimate_bytes(
@@ -485,7 +498,7 @@ class WindowsTest(absltest.TestCase):
     choice = memory.fitting_windows(
         self.levels, 3, available=int(one_level / memory.USABLE_FRACTION) - 1,
         config=self.config, platform='cpu', frames=9)
-    self.assertEqual(choice, (9, 2))
+    self.assertEqual(choice, (9, 2, None))
     self.assertIsNone(memory.fitting_windows(
         self.levels, 3, available=available // 2, config=self.config,
         platform='cpu', frames=9))

@@ -316,6 +316,20 @@ class DescriptorsTest(absltest.TestCase):
 
 class UpscaleFieldTest(absltest.TestCase):
 
+  def test_a_window_of_frames_is_those_frames_of_the_whole(self):
+    rng = np.random.default_rng(2)
+    field = rng.integers(0, 9, (7, 8, 9, 3)).astype(np.int32)
+    shape = ((15, 17, 19), (14, 16, 18))
+    whole = pm.upscale_field(field, shape, source_key_grid=(10, 10, 10))
+    window = jax.jit(lambda first, count: pm.upscale_field(
+        field, shape, source_key_grid=(10, 10, 10), frames=(first, count)),
+                     static_argnums=1)
+    for first, count in ((0, 4), (5, 6), (11, 4), (0, 15)):
+      np.testing.assert_array_equal(window(first, count),
+                                    whole[first:first + count])
+    with self.assertRaisesRegex(ValueError, 'frames count'):
+      pm.upscale_field(field, shape, frames=(0, 16))
+
   def test_same_shape_is_identity(self):
     field = search(0, 0)[2]
     grid = field.shape[:3]

@@ -61,5 +61,22 @@ class ResizeTest(parameterized.TestCase):
       resize_lib.resize(x, (0, 3, 4))
 
 
+class ResizeFramesTest(parameterized.TestCase):
+
+  @parameterized.parameters(((20, 13, 15),), ((17, 13, 15),), ((40, 9, 13),),
+                            ((9, 11, 13),))
+  def test_a_window_of_frames_is_those_frames_of_the_whole(self, shape):
+    x = np.random.default_rng(0).random((17, 11, 13, 3)).astype(np.float32)
+    whole = np.asarray(resize_lib.resize(x, shape))
+    window = jax.jit(lambda first, count: resize_lib.resize_frames(
+        x, shape, first, count), static_argnums=1)
+    for first, count in ((0, 5), (3, 6), (shape[0] - 4, 4), (0, shape[0])):
+      # The axes are resized in another order: float rounding only.
+      np.testing.assert_allclose(window(first, count),
+                                 whole[first:first + count], atol=1e-6)
+    with self.assertRaisesRegex(ValueError, 'count must be in'):
+      resize_lib.resize_frames(x, shape, 0, shape[0] + 1)
+
+
 if __name__ == '__main__':
   absltest.main()

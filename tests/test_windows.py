@@ -1,5 +1,7 @@
 """Tests of temporal windows at the fine levels (`Config.window_frames`)."""
 
+from unittest import mock
+
 from absl.testing import absltest
 from absl.testing import parameterized
 import jax
@@ -94,6 +96,101 @@ class GenerateWindowsTest(parameterized.TestCase):
                          _config('exact', window_frames=6), guide=guide)
 
 
+class KeyWindowsTest(parameterized.TestCase):
+  """`Config.window_key_margin`: each window searches its own frames' keys."""
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    cls.video = _video(1)
+    cls.key = jax.random.key(5)
+
+  @parameterized.parameters(*_SEARCHES)
+  def test_every_match_lies_in_its_windows_keys(self, search):
+    # One layout draw: each window runs once (the guard draws level 1 twice).
+    config = _config(search, window_frames=6, window_overlap=2,
+                     window_levels=2, window_key_margin=1, layout_draws=1)
+    levels = generation.plan_levels(self.video.shape[:3], config)
+    windows = generation.level_windows(levels, config)
+    # The two windowed levels search 6 and 8 of their 12 and 11 input frames.
+    self.assertEqual([w and w.key_size for w in windows], [8, 8, None])
+    seen = []  # (level index, key_frames, field) of each window
+    run_level = generation._run_level  # pylint: disable=protected-access
+
+    def recording(programs, options, key, inputs, index, *args, **kwargs):
+      output, field = run_level(programs, options, key, inputs, index, *args,
+                                **kwargs)
+      seen.append((index, kwargs.get('key_frames'), np.asarray(field)))
+      return output, field
+
+    with mock.patch.object(generation, '_run_level', recording):
+      out = np.asarray(vgpnn_jax.generate(self.key, self.video, config))
+    windowed = [(i, frames, f) for i, frames, f in seen if i < 2]
+    self.assertLen(windowed, sum(len(w.starts) for w in windows[:2]))
+    for index, (first, size), field in windowed:
+      self.assertEqual(size, windows[index].key_size)
+      # Every match is a key corner of the window's own key frames.
+      self.assertGreaterEqual(field[..., 0].min(), 0)
+      self.assertLessEqual(field[..., 0].max(),
+                           size - levels[index].patch_size[0])
+      self.assertIn(first, windows[index].key_starts)
+    self.assertTrue(np.all(np.isfinite(out)))
+    self.assertGreaterEqual(out.min(), self.video.min() - 1e-6)
+    self.assertLessEqual(out.max(), self.video.max() + 1e-6)
+    np.testing.assert_array_equal(
+        vgpnn_jax.generate(self.key, self.video, config), out)
+
+  def test_a_margin_that_covers_every_frame_is_the_whole_keys(self):
+    config = _config('patchmatch', window_frames=6, window_overlap=2,
+                     window_levels=2)
+    covering = config._replace(window_key_margin=12)
+    levels = generation.plan_levels(self.video.shape[:3], config)
+    self.assertEqual(generation.level_windows(levels, covering),
+                     generation.level_windows(levels, config))
+    np.testing.assert_array_equal(
+        vgpnn_jax.generate(self.key, self.video, covering),
+        vgpnn_jax.generate(self.key, self.video, config))
+
+  @parameterized.parameters((40, 40, 10, 2, 3), (40, 34, 10, 4, 0),
+                            (25, 30, 8, 2, 1), (60, 60, 30, 2, 8))
+  def test_key_windows_follow_their_windows(self, input_frames, frames, size,
+                                            overlap, margin):
+    config = generation.make_config(window_frames=size,
+                                    window_overlap=overlap,
+                                    window_key_margin=margin)
+    levels = [generation.Level((input_frames, 20, 20), (frames, 20, 20),
+                               (3, 5, 5), 1, 'exact'),
+              generation.Level((4, 10, 10), (4, 10, 10), (3, 5, 5), 1,
+                               'exact')]
+    w = generation.level_windows(levels, config)[0]
+    ratio = input_frames / frames
+    self.assertEqual(w.key_size, int(np.ceil(size * ratio)) + 2 * margin)
+    self.assertLen(w.key_starts, len(w.starts))
+    for start, key_start in zip(w.starts, w.key_starts):
+      self.assertGreaterEqual(key_start, 0)
+      self.assertLessEqual(key_start + w.key_size, input_frames)
+      # The window's own span in the input, moved inside it: within reach.
+      own = (start * ratio, (start + size) * ratio)
+      self.assertLessEqual(key_start, max(own[0], 0) + 1)
+      self.assertGreaterEqual(key_start + w.key_size,
+                              min(own[1], input_frames) - 1)
+    self.assertEqual(list(w.key_starts), sorted(w.key_starts))
+
+  def test_bad_margins(self):
+    for margin in (-1, 2.5, 'all'):
+      with self.assertRaisesRegex(ValueError,
+                                  'window_key_margin must be an integer'):
+        vgpnn_jax.make_config(window_frames=6, window_key_margin=margin)
+    config = vgpnn_jax.make_config(window_frames=2, window_overlap=1,
+                                   window_key_margin=0)
+    levels = [generation.Level((12, 20, 20), (12, 20, 20), (3, 5, 5), 1,
+                               'exact'),
+              generation.Level((4, 10, 10), (4, 10, 10), (1, 5, 5), 1,
+                               'exact')]
+    with self.assertRaisesRegex(ValueError, 'use window_frames >= 3'):
+      generation.level_windows(levels, config)
+
+
 class LevelWindowsTest(parameterized.TestCase):
 
   @parameterized.parameters((12, 6, 2), (21, 8, 2), (11, 6, 2), (30, 7, 0),
@@ -159,8 +256,8 @@ def _fake_windows(frames, size, overlap, batched, channels=2):
   batch = (2,) if batched else ()
   made = {}
 
-  def run(programs, key, coarser, drop):
-    del key, drop
+  def run(programs, key, coarser, drop, key_frames=None):
+    del key, drop, key_frames
     first = int(programs[0]())
     assert coarser == ['coarse output', 'coarse field']
     rng = np.random.default_rng(first)
@@ -173,7 +270,7 @@ def _fake_windows(frames, size, overlap, batched, channels=2):
   keys = jax.random.split(jax.random.key(0), 2) if batched else (
       jax.random.key(0))
   output, field = generation._run_windows(  # pylint: disable=protected-access
-      run, (lambda first: first, None, None, None), w, patch[0], keys,
+      run, (lambda first, key_first: first, None, None, None), w, patch[0], keys,
       ['coarse output', 'coarse field'], batched, False)
   return w, np.asarray(output), np.asarray(field), made
 

@@ -748,9 +748,12 @@ def _windows_line(levels, config, reason: str) -> str:
   first = len(levels) - count + 1
   which = (f'level {first}' if count == 1 else
            f'levels {first}-{len(levels)}')
+  keys = ('' if config.window_key_margin is None else
+          f', each searching its own frames and {config.window_key_margin} '
+          f'more either side')
   return (f'temporal windows: {which} of {len(levels)} (the finest {count}) '
           f'in windows of {config.window_frames} frames (overlap '
-          f'{config.window_overlap}): {reason}')
+          f'{config.window_overlap}{keys}): {reason}')
 
 
 def _choose_windows(args: argparse.Namespace, levels, channels: int, config):
@@ -792,7 +795,8 @@ def _choose_windows(args: argparse.Namespace, levels, channels: int, config):
       config=config, frames=frames, spare=_WINDOW_SPARE)
   if choice is None and mode == 'auto':
     smallest = memory.request_bytes(levels, channels, config=config._replace(
-        window_frames=shortest, window_levels=len(levels) - 1))
+        window_frames=shortest, window_levels=len(levels) - 1,
+        window_key_margin=memory.KEY_MARGIN))
     raise errors.InputError(
         f'{refusal}; temporal windows do not fit either (windows of '
         f'{shortest} frames on the finest {len(levels) - 1} level(s) need '
@@ -800,7 +804,8 @@ def _choose_windows(args: argparse.Namespace, levels, channels: int, config):
   if choice is None:  # N frames asked for: refused below if they do not fit
     choice = memory.WindowChoice(frames, 1 if whole_fits else len(levels) - 1)
   config = config._replace(window_frames=choice.frames,
-                           window_levels=choice.levels)
+                           window_levels=choice.levels,
+                           window_key_margin=choice.key_margin)
   if whole_fits:
     reason = f'--window-frames {frames}'
   else:

@@ -158,6 +158,13 @@ class Config(NamedTuple):
     window_overlap: frames shared by neighbouring windows (the last window is
       moved back to end at the level's last frame, so it may share more).
     window_levels: how many of the finest levels run in windows.
+    window_key_margin: None (the default): every window searches the whole
+      input level. An integer: each window's keys and values are only the
+      input level's frames it spans in time (its frames scaled by the
+      level's input / output frame ratio) and this many more on either side,
+      so that a windowed level's keys, values and PatchMatch key index hold
+      a window's share of the clip, not all of it; its matches then reach at
+      most that far in time from the window.
   """
   patch_size: tuple[int, int, int] | None = None
   time_factor: float = 0.85
@@ -187,6 +194,7 @@ class Config(NamedTuple):
   window_frames: int | None = None
   window_overlap: int = 2
   window_levels: int = 1
+  window_key_margin: int | None = None
 
 
 # GPNN's image method (DESIGN.md §2), the defaults for a one-frame input:
@@ -385,6 +393,11 @@ def _check_windows(config: Config) -> None:
           config.window_levels >= 1):
     raise ValueError(f'window_levels must be an integer >= 1, got '
                      f'{config.window_levels!r}')
+  margin = config.window_key_margin
+  if margin is not None and not (_whole(margin) is not None and margin >= 0):
+    raise ValueError(f'window_key_margin must be an integer >= 0 (frames of '
+                     f'keys beyond a window\'s own) or None (all of them), '
+                     f'got {margin!r}')
 
 
 def patch_size_for(config: Config, num_frames: int) -> tuple[int, int, int]:
@@ -459,10 +472,38 @@ class Windows(NamedTuple):
     size: frames per window (all windows have this size: one program).
     starts: the first frame of each window, increasing; the last window ends
       at the level's last frame.
+    key_size: frames of the input level each window searches
+      (`Config.window_key_margin`); None: all of them.
+    key_starts: with a `key_size`, each window's first key frame.
   """
   frames: int
   size: int
   starts: tuple[int, ...]
+  key_size: int | None = None
+  key_starts: tuple[int, ...] = ()
+
+
+def key_window_starts(input_frames: int, frames: int, size: int,
+                      starts: Sequence[int],
+                      margin: int) -> tuple[int | None, tuple[int, ...]]:
+  """The input frames each time window searches (`Config.window_key_margin`).
+
+  A window of `size` of the level's `frames` output frames spans
+  `size * input_frames / frames` input frames; its keys are those and
+  `margin` more on either side, centred on the window's own span and moved
+  back inside the input where they would cross its ends.
+
+  Returns:
+    (key_size, key_starts): frames per key window and each window's first
+    key frame; (None, ()) where a key window would be the whole input.
+  """
+  ratio = input_frames / frames
+  key_size = min(input_frames, math.ceil(size * ratio) + 2 * int(margin))
+  if key_size == input_frames:
+    return None, ()
+  return key_size, tuple(
+      int(np.clip(round((start + size / 2) * ratio - key_size / 2), 0,
+                  input_frames - key_size)) for start in starts)
 
 
 def level_windows(levels: Sequence[Level],
@@ -500,7 +541,17 @@ def level_windows(levels: Sequence[Level],
     step = size - int(config.window_overlap)
     count = 1 if size == frames else 1 + -(-(frames - size) // step)
     starts = tuple(min(k * step, frames - size) for k in range(count))
-    windows[index] = Windows(frames, size, starts)
+    key_size, key_starts = None, ()
+    if config.window_key_margin is not None:
+      key_size, key_starts = key_window_starts(
+          level.input_size[0], frames, size, starts, config.window_key_margin)
+      if key_size is not None and key_size < level.patch_size[0]:
+        raise ValueError(
+            f'window_key_margin={config.window_key_margin} leaves '
+            f'{key_size} key frames, fewer than the {level.patch_size[0]}-'
+            f'frame patch at the {level.output_size} level; give a larger '
+            f'margin')
+    windows[index] = Windows(frames, size, starts, key_size, key_starts)
   return windows
 
 
@@ -743,6 +794,9 @@ class _LevelProgram(NamedTuple):
   # Frames of a time window searched per call (its first frame an argument
   # of the start), or None: the level runs whole (`level_windows`).
   window: int | None = None
+  # Input frames a window searches (its first key frame an argument of the
+  # start), or None: all of them (`Windows.key_size`).
+  key_window: int | None = None
 
 
 def _step_options(level: Level, config: Config,
@@ -797,7 +851,8 @@ def _coarsest_start(key, values, guide_start, fixed, key_valid,
 
 
 def _finer_start(previous, previous_field, coarse_values, values, fixed,
-                 key_valid, first_frame=None, *, program: _LevelProgram):
+                 key_valid, first_frame=None, key_first=None, *,
+                 program: _LevelProgram):
   """The start of a finer level: the coarser output and field, upscaled.
 
   Args:
@@ -806,17 +861,22 @@ def _finer_start(previous, previous_field, coarse_values, values, fixed,
     previous_field: [nT', nH', nW', 3] the coarser level's field (of its
       box, if it has one).
     coarse_values: [T'', H'', W'', C] the coarser input level.
-    values: [Tk, Hk, Wk, C] this input level.
+    values: [Tk, Hk, Wk, C] this (whole) input level.
     fixed: None, or [*box size, C] the voxels kept (`pnn.keep_fixed`).
     key_valid: None, or the key patches that may be chosen.
     first_frame: with a `program.window`, int32 scalar: the window's first
       frame (traced: the windows of a level share one program).
+    key_first: with a `program.window`, int32 scalar: the window's first key
+      frame (ignored without a `program.key_window`).
     program: static sizes and options.
 
   Returns:
     queries [*box size, C] (the box is the whole output when the program has
-    none; with a window, [window, H', W', C] from `first_frame`), keys [Tk, Hk, Wk, C] (the coarser input upscaled: as blurred as
-    the upscaled queries), field [*grid, 3], and PatchMatch's key indexes
+    none; with a window, [window, H', W', C] from `first_frame`), keys
+    [Tk, Hk, Wk, C] (the coarser input upscaled: as blurred as the upscaled
+    queries; with a `program.key_window`, its [key_window, Hk, Wk, C] from
+    `key_first`), field [*grid, 3] (into the keys returned), and PatchMatch's
+    key indexes
     (`pnn.key_indexes`: computed once here rather than in every iteration;
     the later iterations' is left to `pnn.consume_iterations`) or None.
   """
@@ -824,6 +884,9 @@ def _finer_start(previous, previous_field, coarse_values, values, fixed,
   options = program.options
   # Below the cue's levels the coarser output's cue channels are dropped.
   previous = previous[..., :values.shape[-1]]
+  if program.window is not None and program.window < program.output_size[0]:
+    return _window_start(previous, previous_field, coarse_values,
+                         values.shape[:3], first_frame, key_first, program)
   queries = resize_lib.resize(previous, program.output_size)
   queries = pnn.keep_fixed(_crop(queries, program.box), fixed)
   keys = resize_lib.resize(coarse_values, values.shape[:3])
@@ -848,6 +911,46 @@ def _finer_start(previous, previous_field, coarse_values, values, fixed,
                                                later=False)
 
 
+def _window_start(previous, previous_field, coarse_values, input_size,
+                  first_frame, key_first, program: _LevelProgram):
+  """`_finer_start` of one time window shorter than its level, made alone.
+
+  The window's queries and field are the frames of the whole level's start
+  from `first_frame` (`resize_lib.resize_frames`, `upscale_field(frames=)`),
+  made without the whole of either; so are its keys with a
+  `program.key_window` (from `key_first`), the field's matches then moved
+  into them (those beyond are put at the nearest key frame).
+  """
+  assert program.box is None, 'windows do not take a box (_check_windowed_guides)'
+  options = program.options
+  pt = options.patch_size[0]
+  queries = resize_lib.resize_frames(previous, program.output_size,
+                                     first_frame, program.window)
+  grid = patches_lib.grid_shape(queries.shape[:3], options.patch_size)
+  key_frames = (input_size[0] if program.key_window is None else
+                program.key_window)
+  if program.key_window is None:
+    keys = resize_lib.resize(coarse_values, input_size)
+  else:
+    keys = resize_lib.resize_frames(coarse_values, input_size, key_first,
+                                    key_frames)
+  if options.search == 'patchmatch':
+    field = patchmatch.upscale_field(
+        previous_field,
+        (patches_lib.grid_shape(program.output_size, options.patch_size),
+         patches_lib.grid_shape(input_size, options.patch_size)),
+        source_key_grid=program.coarse_key_grid,
+        crops=program.upscale_crops,
+        frames=(first_frame, grid[0]))
+    if program.key_window is not None:
+      field = field.at[..., 0].set(
+          jnp.clip(field[..., 0] - key_first, 0, key_frames - pt))
+  else:
+    field = jnp.zeros(grid + (3,), jnp.int32)  # ignored by the exact search
+  return queries, keys, field, pnn.key_indexes(keys, keys, options,
+                                               later=False)
+
+
 @functools.lru_cache(maxsize=None)
 def _compiled_start(program: _LevelProgram, coarsest: bool, batched: bool):
   """The jitted start of one level (vmapped over the batch axis)."""
@@ -858,7 +961,7 @@ def _compiled_start(program: _LevelProgram, coarsest: bool, batched: bool):
     fn = functools.partial(_finer_start, program=program)
     in_axes, out_axes = (0, 0, None, None, None, None), (0, None, 0, None)
     if program.window is not None:
-      in_axes += (None,)  # the first frame, shared by the batch
+      in_axes += (None, None)  # the first frame and key frame, shared
   if batched:
     fn = sharding.batch_split(
         jax.vmap(fn, in_axes=in_axes, out_axes=out_axes),
@@ -907,7 +1010,8 @@ def _programs(levels: Sequence[Level], config: Config,
         level.output_size, coarse_key_grid,
         float(config.noise_std) if coarsest else 0.0, boxes[index],
         upscale_crops, config.noise_unit if coarsest else 'value',
-        None if windows[index] is None else windows[index].size))
+        None if windows[index] is None else windows[index].size,
+        None if windows[index] is None else windows[index].key_size))
   return programs
 
 
@@ -1121,14 +1225,28 @@ def _level_specs(keys: jax.Array, levels: Sequence[Level], index: int,
              video(coarser.input_size), video(level.input_size),
              spec(guide.fixed), spec(guide.key_valid))
     if static[index].window is not None:
-      start += (jax.ShapeDtypeStruct((), jnp.int32),)  # the first frame
-  iteration = (key, video(batch + searched(index)), video(level.input_size),
-               video(level.input_size), field(index),
+      # The first frame and first key frame.
+      start += (jax.ShapeDtypeStruct((), jnp.int32),) * 2
+  keys_size = _keys_size(level, static[index])
+  key_valid = spec(guide.key_valid)
+  if key_valid is not None:
+    key_valid = jax.ShapeDtypeStruct(
+        patches_lib.grid_shape(keys_size, level.patch_size), key_valid.dtype)
+  iteration = (key, video(batch + searched(index)), video(keys_size),
+               video(keys_size), field(index),
                jax.ShapeDtypeStruct((), jnp.int32),
-               pnn.key_index_shape(level.input_size, channels[index],
+               pnn.key_index_shape(keys_size, channels[index],
                                    static[index].options),
-               spec(guide.key_valid), spec(guide.fixed))
+               key_valid, spec(guide.fixed))
   return start, iteration
+
+
+def _keys_size(level: Level, program: _LevelProgram) -> pyramid.Size:
+  """The keys and values a level's iterations search: its input level, or
+  a window's frames of it (`_LevelProgram.key_window`)."""
+  if program.key_window is None:
+    return level.input_size
+  return (program.key_window,) + tuple(level.input_size[1:])
 
 
 # Each compilation holds 160-280 MiB of heap (memory.py): a few at once use
@@ -1158,8 +1276,9 @@ def _compile_ahead(programs, static: Sequence[_LevelProgram],
     start, iteration = _level_specs(keys, levels, index, static, guides,
                                     channels, batched)
     specs = (start, iteration, None,
-             (jax.ShapeDtypeStruct(levels[index].input_size +
-                                   (channels[index],), jnp.float32),))
+             (jax.ShapeDtypeStruct(
+                 _keys_size(levels[index], static[index]) +
+                 (channels[index],), jnp.float32),))
     coarsest = index == len(levels) - 1
     return tuple(
         None if fn is None else program_cache.compile_program(
@@ -1250,10 +1369,11 @@ def _run(keys: jax.Array, video: jax.Array, config: Config, batched: bool,
     level_key = level_keys[index] if draw == 0 else _fold_in(
         level_keys[index], _DRAW_SALT + draw, batched)
 
-    def run(level_programs, key, level_coarser, drop):
+    def run(level_programs, key, level_coarser, drop, key_frames=None):
       return _run_level(level_programs, static[index].options, key, inputs,
                         index, level_coarser, index == coarsest, batched,
-                        guides[index], channels[index], drop)
+                        guides[index], channels[index], drop,
+                        key_frames=key_frames)
 
     if windows[index] is None:
       return run(programs[index], level_key, coarser, drop_coarser_input)
@@ -1313,7 +1433,8 @@ def _run_level(programs, options: pnn.StepOptions, level_key: jax.Array,
                batched: bool,
                guide: _LevelGuide | None = None,
                channels: int | None = None,
-               drop_coarser_input: bool = False
+               drop_coarser_input: bool = False,
+               key_frames: tuple[int, int] | None = None
                ) -> tuple[jax.Array, jax.Array]:
   """Level `index`: its start, then its J iterations.
 
@@ -1335,9 +1456,13 @@ def _run_level(programs, options: pnn.StepOptions, level_key: jax.Array,
       this many; None: all.
     drop_coarser_input: whether to set `inputs[index + 1]` (a list then) to
       None once the start has read it: no later level reads it.
+    key_frames: a time window's (first key frame, key frames): its
+      iterations search only those frames of the input level (the start
+      makes its keys from them); None: all of them.
 
   Returns:
-    (output, field) of the level: the whole output, the field of its box.
+    (output, field) of the level: the whole output, the field of its box
+    (into the `key_frames` searched, if given).
   """
   start, iteration, paste, later_index = programs
   guide = guide or _LevelGuide()
@@ -1359,9 +1484,16 @@ def _run_level(programs, options: pnn.StepOptions, level_key: jax.Array,
   del coarser_output, coarser_field
   if drop_coarser_input:
     inputs[index + 1] = None
+  key_valid = guide.key_valid
+  if key_frames is not None:
+    first, size = key_frames
+    values = jax.lax.dynamic_slice_in_dim(values, first, size)
+    if key_valid is not None:
+      key_valid = jax.lax.dynamic_slice_in_dim(
+          key_valid, first, size - options.patch_size[0] + 1)
   output, field = pnn.consume_iterations(
       iteration, functools.partial(_fold_in, key, batched=batched), started,
-      values, options, guide.key_valid, guide.fixed, later_index)
+      values, options, key_valid, guide.fixed, later_index)
   if paste is not None:
     output = paste(output, guide.known)
   return output, field
@@ -1392,9 +1524,10 @@ def _check_windowed_guides(windows: Sequence, guides: Sequence,
           'levels whole')
 
 
-def _with_first_frame(start, first_frame, *args):
-  """`start(*args, first_frame)`: a windowed level's start for one window."""
-  return start(*args, first_frame)
+def _with_window(start, first_frame, key_first, *args):
+  """`start(*args, first_frame, key_first)`: a windowed level's start for
+  one window."""
+  return start(*args, first_frame, key_first)
 
 
 def _run_windows(run, programs, windows: Windows, patch_frames: int,
@@ -1412,7 +1545,8 @@ def _run_windows(run, programs, windows: Windows, patch_frames: int,
     run: `fn(programs, key, coarser, drop_coarser_input) -> (output, field)`
       of one window (`_run_level` of this level).
     programs: the level's (start, iteration, paste, later index); the start
-      takes the window's first frame after the unwindowed start's arguments.
+      takes the window's first frame and first key frame after the
+      unwindowed start's arguments.
     windows: the level's windows.
     patch_frames: pt at this level.
     level_key: the level's key(s) ([N] if batched): the first window's;
@@ -1436,21 +1570,24 @@ def _run_windows(run, programs, windows: Windows, patch_frames: int,
   for k, first in enumerate(windows.starts):
     last = k == len(windows.starts) - 1
     first = np.int32(first)
+    key_first = np.int32(windows.key_starts[k] if windows.key_size else 0)
     key = level_key if k == 0 else _fold_in(level_key, _WINDOW_SALT + k,
                                             batched)
     window_coarser = [coarser_output, coarser_field]
     if last:  # freed once the last start has read them
       coarser_output = coarser_field = None
     window_output, window_field = run(
-        (functools.partial(_with_first_frame, start, first), iteration, None,
-         later_index), key, window_coarser, drop_coarser_input and last)
+        (functools.partial(_with_window, start, first, key_first), iteration,
+         None, later_index), key, window_coarser, drop_coarser_input and last,
+        key_frames=None if windows.key_size is None else (int(key_first),
+                                                          windows.key_size))
     if output is None:
       whole = lambda x, n: jnp.zeros(
           x.shape[:axis] + (n,) + x.shape[axis + 1:], x.dtype)
       output = whole(window_output, windows.frames)
       field = whole(window_field, windows.frames - patch_frames + 1)
     output, field = paste(output, field, window_output, window_field, first,
-                          ramps[k], owned[k])
+                          ramps[k], owned[k], key_first)
     del window_output, window_field
   return output, field
 
@@ -1458,10 +1595,12 @@ def _run_windows(run, programs, windows: Windows, patch_frames: int,
 @functools.lru_cache(maxsize=None)
 def _compiled_window_paste(batched: bool):
   """`fn(output, field, window_output, window_field, first_frame, ramp,
-  owned) -> (output, field)`: one window put into its level's whole output
-  ([(N,) T, H, W, C], blended by `ramp` [window]) and field ([(N,) nT, nH,
-  nW, 3], its corners where `owned` [window - pt + 1]); `window_weights`.
-  The whole output and field are donated: updated in place."""
+  owned, key_first) -> (output, field)`: one window put into its level's
+  whole output ([(N,) T, H, W, C], blended by `ramp` [window]) and field
+  ([(N,) nT, nH, nW, 3], its corners where `owned` [window - pt + 1], their
+  matches moved from the window's keys, which begin at input frame
+  `key_first`, to the whole input level's); `window_weights`. The whole
+  output and field are donated: updated in place."""
   axis = 1 if batched else 0
 
   def along_time(x, ndim):
@@ -1470,7 +1609,7 @@ def _compiled_window_paste(batched: bool):
     return x.reshape(shape)
 
   def paste(output, field, window_output, window_field, first_frame, ramp,
-            owned):
+            owned, key_first):
     so_far = jax.lax.dynamic_slice_in_dim(
         output, first_frame, window_output.shape[axis], axis)
     ramp = along_time(ramp, output.ndim)
@@ -1479,6 +1618,7 @@ def _compiled_window_paste(batched: bool):
                         ramp * window_output + (1 - ramp) * so_far)
     output = jax.lax.dynamic_update_slice_in_dim(output, blended,
                                                  first_frame, axis)
+    window_field = window_field.at[..., 0].add(key_first)
     so_far = jax.lax.dynamic_slice_in_dim(
         field, first_frame, window_field.shape[axis], axis)
     kept = jnp.where(along_time(owned, field.ndim), window_field, so_far)

@@ -255,8 +255,12 @@ class Breakdown(NamedTuple):
 def _window_level(level: generation.Level,
                   window: generation.Windows) -> generation.Level:
   """The level as one of its windows searches it: `window.size` frames of
-  queries and output, the whole input level as keys and values."""
-  return level._replace(output_size=(window.size,) + level.output_size[1:])
+  queries and output, the whole input level as keys and values or, with key
+  windows (`Config.window_key_margin`), `window.key_size` frames of it."""
+  level = level._replace(output_size=(window.size,) + level.output_size[1:])
+  if window.key_size is None:
+    return level
+  return level._replace(input_size=(window.key_size,) + level.input_size[1:])
 
 
 def _level_phases(level: generation.Level, window, held: int, channels: int,
@@ -278,14 +282,18 @@ def _level_phases(level: generation.Level, window, held: int, channels: int,
   else:
     # generation._run_windows: every window's start reads the coarser output
     # and field, held until the last one's; the whole level's output and
-    # field are assembled next to each window's. A window's start upscales
-    # the whole coarser output and field before slicing its window out, and
-    # makes the key index again.
-    whole = _held_bytes(level, channels, batch)
+    # field are assembled next to each window's. A window's start makes only
+    # its own frames of the upscaled queries, field and keys
+    # (`generation._window_start`) and its key index again; with key windows
+    # its values are a copy of their frames of the input level.
     resident = dict(resident)
     resident['windows: coarser output + field held'] = held
-    resident['windows: whole output + field assembled'] = whole
-    start = {'windows: start upscales the whole level': whole}
+    resident['windows: whole output + field assembled'] = _held_bytes(
+        level, channels, batch)
+    if window.key_size is not None:
+      resident['windows: key frames of the values'] = _video_bytes(
+          searched.input_size, channels)
+    start = {}
   if key_index:
     start['pm: key descriptors'] = key_index
   # The windows' paste (a window's blend, two window-sized arrays) is smaller
@@ -758,9 +766,18 @@ class WindowChoice(NamedTuple):
     frames: `Config.window_frames`, frames per window.
     levels: `Config.window_levels`, how many of the finest levels run in
       windows.
+    key_margin: `Config.window_key_margin`: None, every window searches the
+      whole input level; `KEY_MARGIN`, each its own frames and that many more
+      on either side (where whole keys leave no good window).
   """
   frames: int
   levels: int
+  key_margin: int | None = None
+
+
+# Key frames beyond a window's own, either side, where `fitting_windows`
+# windows the keys too (see `fitting_windows`).
+KEY_MARGIN = 8
 
 
 def shortest_window(levels: Sequence[generation.Level],
@@ -788,9 +805,12 @@ def fitting_windows(levels: Sequence[generation.Level],
   `2 * overlap + pt` frames fit (each window then has more frames of its own
   than it shares), in the most frames that fit there: every windowed level
   has seams and makes its keys and its start's upscaling again per window,
-  and a short window spends most of its search on shared frames. Where no
-  number of levels fits such a window, the longest window that fits at all
-  (at least `shortest_window`), on the fewest levels that fit it.
+  and a short window spends most of its search on shared frames. Every
+  window searches the whole input level where that fits such a window;
+  otherwise its own frames and `KEY_MARGIN` more either side (its matches
+  then reach no farther in time), where that does. Where neither fits such
+  a window, the longest window that fits at all (at least
+  `shortest_window`), on the fewest levels, whole keys first.
 
   Args:
     levels, channels, batch, chunk_size, available, platform: as
@@ -828,21 +848,24 @@ def fitting_windows(levels: Sequence[generation.Level],
     shortest = longest = int(frames)
   good = 2 * int(config.window_overlap) + max(l.patch_size[0] for l in levels)
 
-  def fits(size, count):
-    windowed = config._replace(window_frames=size, window_levels=count)
+  def fits(size, count, margin):
+    windowed = config._replace(window_frames=size, window_levels=count,
+                               window_key_margin=margin)
     return _estimator(channels, chunk_size, windowed, platform)(
         levels, batch) <= usable
 
   fallback = None
-  for count in range(1, len(levels)):  # never the coarsest level
-    size = _largest_fitting(lambda n: n, lambda n, c=count: fits(n, c),
-                            shortest, longest)
-    if size is None:
-      continue
-    if size >= min(good, longest):
-      return WindowChoice(size, count)
-    if fallback is None or size > fallback.frames:
-      fallback = WindowChoice(size, count)
+  for margin in (None, KEY_MARGIN):
+    for count in range(1, len(levels)):  # never the coarsest level
+      size = _largest_fitting(
+          lambda n: n, lambda n, c=count, m=margin: fits(n, c, m), shortest,
+          longest)
+      if size is None:
+        continue
+      if size >= min(good, longest):
+        return WindowChoice(size, count, margin)
+      if fallback is None or size > fallback.frames:
+        fallback = WindowChoice(size, count, margin)
   return fallback
 
 

@@ -668,6 +668,7 @@ def upscale_field(
     source_key_grid: Sequence[int] | None = None,
     crops: tuple[tuple[Sequence[int], Sequence[int]],
                  tuple[Sequence[int], Sequence[int]]] | None = None,
+    frames: tuple[jax.typing.ArrayLike, int] | None = None,
 ) -> jax.Array:
   """Carries a field from a coarser level to a finer one.
 
@@ -687,9 +688,13 @@ def upscale_field(
       ones (an inpainting searches only around its hole): positions are
       scaled between the full grids. By default each grid is its own full
       grid at origin 0.
+    frames: optional (first, count): only the fine query corners of frames
+      `first` to `first + count` (a temporal window's, `first` may be
+      traced), made without the rest: equal to those frames of the whole.
 
   Returns:
-    [*fine query grid, 3] int32 field pointing into the fine key grid.
+    [*fine query grid, 3] int32 field pointing into the fine key grid
+    ([count, nH, nW, 3] with `frames`).
   """
   field = jnp.asarray(field)
   if field.ndim != 4 or field.shape[-1] != 3:
@@ -709,12 +714,20 @@ def upscale_field(
   crops = tuple((_as_ints('crop origin', origin, 3), _as_ints('full grid',
                                                                full, 3))
                 for origin, full in crops)
+  if frames is None:
+    first, count = 0, None
+  else:
+    first, count = frames
+    if not 1 <= int(count) <= q_fine[0]:
+      raise ValueError(f'frames count must be in [1, {q_fine[0]}], got '
+                       f'{count}')
+    count = int(count)
   return _upscale_field(field.astype(jnp.int32), q_fine, k_fine, k_coarse,
-                        crops)
+                        crops, jnp.asarray(first, jnp.int32), count)
 
 
-@functools.partial(jax.jit, static_argnums=(1, 2, 3, 4))
-def _upscale_field(field, q_fine, k_fine, k_coarse, crops):
+@functools.partial(jax.jit, static_argnums=(1, 2, 3, 4, 6))
+def _upscale_field(field, q_fine, k_fine, k_coarse, crops, first, count):
   q_coarse = field.shape[:3]
   (fine_origin, fine_full), (coarse_origin, coarse_full) = crops
   coarse_index = []
@@ -725,13 +738,21 @@ def _upscale_field(field, q_fine, k_fine, k_coarse, crops):
          (coarse_full[a] / fine_full[a]) - 0.5 - coarse_origin[a])
     c = np.clip(np.round(u), 0, q_coarse[a] - 1).astype(np.int32)
     coarse_index.append(c)
-    residual.append(u - c)
-  gathered = field[np.ix_(*coarse_index)]  # [*q_fine, 3]
+    residual.append((u - c).astype(np.float32))
+  if count is None:
+    gathered = field[np.ix_(*coarse_index)]  # [*q_fine, 3]
+  else:
+    # A window of the fine frames: their rows of the tables, then the gather.
+    coarse_index[0], residual[0] = (
+        jax.lax.dynamic_slice_in_dim(jnp.asarray(table), first, count)
+        for table in (coarse_index[0], residual[0]))
+    gathered = jnp.take(field, coarse_index[0], axis=0)
+    gathered = gathered[:, coarse_index[1]][:, :, coarse_index[2]]
   out = []
   for a in range(3):
     shape = [1, 1, 1]
-    shape[a] = q_fine[a]
-    res = jnp.asarray(residual[a].reshape(shape), jnp.float32)
+    shape[a] = gathered.shape[a]
+    res = jnp.asarray(residual[a], jnp.float32).reshape(shape)
     scale = k_fine[a] / k_coarse[a]
     coord = (gathered[..., a].astype(jnp.float32) + res + 0.5) * scale - 0.5
     out.append(jnp.clip(jnp.round(coord), 0, k_fine[a] - 1).astype(jnp.int32))

@@ -169,6 +169,43 @@ def resize(x: jax.typing.ArrayLike, shape: Sequence[int]) -> jax.Array:
   return _resize(x, shape)
 
 
+def resize_frames(x: jax.Array, shape: Sequence[int], first: jax.typing.ArrayLike,
+                  count: int) -> jax.Array:
+  """Frames `first` to `first + count` of `resize(x, shape)`, made alone.
+
+  Reads only the input frames those frames' taps touch, so a window of a
+  long video is resized without the whole resized video (a temporal window's
+  start, `generation._run_windows`). Equal to the whole resize's frames up to
+  float rounding (the axes are resized in another order).
+
+  Args:
+    x: [T, d1, ..., dn] float array (a video [T, H, W, C]).
+    shape: the whole resize's leading sizes `(T', d1', ...)`, as in `resize`.
+    first: int scalar, may be traced (windows of a level share one
+      program); 0 <= first <= T' - count.
+    count: static number of frames, 1 <= count <= T'.
+
+  Returns:
+    [count, d1', ..., dn] array of the dtype of `x`.
+  """
+  shape = tuple(int(s) for s in shape) + tuple(x.shape[len(shape):])
+  if not 1 <= count <= shape[0]:
+    raise ValueError(f'count must be in [1, {shape[0]}], got {count}')
+  if shape[0] == x.shape[0]:
+    frames = jax.lax.dynamic_slice_in_dim(x, first, count)
+  else:
+    indices, weights = resize_taps(x.shape[0], shape[0])
+    indices = jax.lax.dynamic_slice_in_dim(jnp.asarray(indices), first, count)
+    weights = jax.lax.dynamic_slice_in_dim(jnp.asarray(weights, x.dtype),
+                                           first, count)
+    expand = (slice(None),) + (None,) * (x.ndim - 1)
+    # A few taps (upscaling between levels: 4-5): summed unrolled.
+    frames = sum(weights[:, tap][expand] * jnp.take(x, indices[:, tap], axis=0)
+                 for tap in range(indices.shape[1]))
+  rest = (count,) + shape[1:]
+  return frames if rest == frames.shape else _resize(frames, rest)
+
+
 def _check_array_fits(shape: Sequence[int], what: str) -> None:
   """`memory.check_array_fits` (imported here: memory imports generation,
   which imports this module)."""
