@@ -300,6 +300,34 @@ def test_auto_windows_a_clip_too_long_to_fit_whole_and_says_so(
   assert 'temporal windows' not in printed.out + printed.err
 
 
+def test_auto_key_windows_are_said_and_used(tmp_path, video_path, capsys,
+                                            monkeypatch):
+  from vgpnn_jax import memory  # pylint: disable=g-import-not-at-top
+  _too_little_for_the_whole_clip(video_path, monkeypatch)
+  # As where the whole keys leave no good window: windows searching their
+  # own frames and 1 more either side (of this clip's 5).
+  chosen = []
+
+  def key_windows(*args, **kwargs):
+    del args, kwargs
+    chosen.append(memory.WindowChoice(3, 1, 1))
+    return chosen[-1]
+
+  monkeypatch.setattr(memory, 'fitting_windows', key_windows)
+  plan = cli._plan_generate  # pylint: disable=protected-access
+  jobs = []
+  monkeypatch.setattr(cli, '_plan_generate',
+                      lambda *a, **k: jobs.append(plan(*a, **k)) or jobs[-1])
+  assert cli.main(['generate', str(video_path), '--out',
+                   str(tmp_path / 'out'), '--dry-run'] + _FAST) == 0
+  assert chosen and jobs
+  assert ('in windows of 3 frames (overlap 2, each searching its own frames '
+          'and 1 more either side): the whole clip needs about '
+          ) in capsys.readouterr().out
+  assert jobs[-1].config.window_key_margin == 1
+  assert jobs[-1].config.window_frames == 3
+
+
 def test_refusal_says_windows_do_not_fit_either(tmp_path, video_path, capsys,
                                                monkeypatch):
   from vgpnn_jax import memory  # pylint: disable=g-import-not-at-top

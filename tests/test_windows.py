@@ -181,14 +181,18 @@ class KeyWindowsTest(parameterized.TestCase):
       with self.assertRaisesRegex(ValueError,
                                   'window_key_margin must be an integer'):
         vgpnn_jax.make_config(window_frames=6, window_key_margin=margin)
-    config = vgpnn_jax.make_config(window_frames=2, window_overlap=1,
+    # An output twice the input's length: 4 output frames span 2 input ones.
+    config = vgpnn_jax.make_config(window_frames=4, window_overlap=1,
                                    window_key_margin=0)
-    levels = [generation.Level((12, 20, 20), (12, 20, 20), (3, 5, 5), 1,
+    levels = [generation.Level((12, 20, 20), (24, 20, 20), (3, 5, 5), 1,
                                'exact'),
-              generation.Level((4, 10, 10), (4, 10, 10), (1, 5, 5), 1,
+              generation.Level((4, 10, 10), (8, 10, 10), (1, 5, 5), 1,
                                'exact')]
-    with self.assertRaisesRegex(ValueError, 'use window_frames >= 3'):
+    with self.assertRaisesRegex(ValueError, 'leaves 2 key frames, fewer than '
+                                'the 3-frame patch.*give a larger margin'):
       generation.level_windows(levels, config)
+    self.assertEqual(generation.level_windows(
+        levels, config._replace(window_key_margin=1))[0].key_size, 4)
 
 
 class LevelWindowsTest(parameterized.TestCase):

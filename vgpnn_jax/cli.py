@@ -321,8 +321,9 @@ def _build_parser() -> argparse.ArgumentParser:
       'of N of their frames (blended where they meet; the coarser levels see '
       'the whole clip), on as few levels as the free memory allows; auto '
       '(the default) windows only a clip too long to fit whole, with the '
-      'longest windows that fit, and says so; off never windows '
-      '(experiments/results/windows.md)')
+      'longest windows that fit (each searching only its own frames and 8 '
+      'more either side where searching the whole clip does not fit), and '
+      'says so; off never windows (experiments/results/windows.md)')
   gen.add_argument(
       '--hosts', type=parse_hosts, default=None, metavar='HOST:PORT,N,I',
       help='spread the variations over N machines: start the same command '
@@ -743,7 +744,9 @@ _WINDOW_SPARE = 0.08
 
 def _windows_line(levels, config, reason: str) -> str:
   """'temporal windows: levels 14-15 of 15 (the finest 2) in windows of 15
-  frames (overlap 2): REASON', levels numbered as the plan's (coarsest 1)."""
+  frames (overlap 2): REASON', levels numbered as the plan's (coarsest 1);
+  with key windows the parenthesis adds 'each searching its own frames and
+  M more either side'."""
   count = min(config.window_levels, len(levels) - 1)
   first = len(levels) - count + 1
   which = (f'level {first}' if count == 1 else

@@ -876,9 +876,9 @@ def _finer_start(previous, previous_field, coarse_values, values, fixed,
     [Tk, Hk, Wk, C] (the coarser input upscaled: as blurred as the upscaled
     queries; with a `program.key_window`, its [key_window, Hk, Wk, C] from
     `key_first`), field [*grid, 3] (into the keys returned), and PatchMatch's
-    key indexes
-    (`pnn.key_indexes`: computed once here rather than in every iteration;
-    the later iterations' is left to `pnn.consume_iterations`) or None.
+    key indexes (`pnn.key_indexes`: computed once here rather than in every
+    iteration; the later iterations' is left to `pnn.consume_iterations`)
+    or None.
   """
   del key_valid  # the first search redraws matches of invalid keys
   options = program.options
