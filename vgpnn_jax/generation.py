@@ -921,19 +921,16 @@ def _window_start(previous, previous_field, coarse_values, input_size,
   `program.key_window` (from `key_first`), the field's matches then moved
   into them (those beyond are put at the nearest key frame).
   """
-  assert program.box is None, 'windows do not take a box (_check_windowed_guides)'
+  assert program.box is None, 'no box with windows (_check_windowed_guides)'
   options = program.options
-  pt = options.patch_size[0]
   queries = resize_lib.resize_frames(previous, program.output_size,
                                      first_frame, program.window)
   grid = patches_lib.grid_shape(queries.shape[:3], options.patch_size)
-  key_frames = (input_size[0] if program.key_window is None else
-                program.key_window)
   if program.key_window is None:
     keys = resize_lib.resize(coarse_values, input_size)
   else:
     keys = resize_lib.resize_frames(coarse_values, input_size, key_first,
-                                    key_frames)
+                                    program.key_window)
   if options.search == 'patchmatch':
     field = patchmatch.upscale_field(
         previous_field,
@@ -943,8 +940,9 @@ def _window_start(previous, previous_field, coarse_values, input_size,
         crops=program.upscale_crops,
         frames=(first_frame, grid[0]))
     if program.key_window is not None:
-      field = field.at[..., 0].set(
-          jnp.clip(field[..., 0] - key_first, 0, key_frames - pt))
+      last = keys.shape[0] - options.patch_size[0]  # the last key corner
+      field = field.at[..., 0].set(jnp.clip(field[..., 0] - key_first, 0,
+                                            last))
   else:
     field = jnp.zeros(grid + (3,), jnp.int32)  # ignored by the exact search
   return queries, keys, field, pnn.key_indexes(keys, keys, options,
@@ -1542,8 +1540,9 @@ def _run_windows(run, programs, windows: Windows, patch_frames: int,
   as from an unwindowed level.
 
   Args:
-    run: `fn(programs, key, coarser, drop_coarser_input) -> (output, field)`
-      of one window (`_run_level` of this level).
+    run: `fn(programs, key, coarser, drop_coarser_input, key_frames=None)
+      -> (output, field)` of one window (`_run_level` of this level;
+      `key_frames` its (first key frame, key frames) with key windows).
     programs: the level's (start, iteration, paste, later index); the start
       takes the window's first frame and first key frame after the
       unwindowed start's arguments.
